@@ -1,0 +1,19 @@
+"""Where things live in a spotkit checkout.
+
+``SPOTKIT_HOME`` overrides the repository root (the folder holding modules/, terraform/,
+functions/ and settings.yaml); by default it is found from this file's location.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(os.environ.get("SPOTKIT_HOME") or Path(__file__).resolve().parents[2])
+STATE_DIR = REPO_ROOT / ".spotkit"  # emulator pid/log, chaos state (git-ignored)
+BUILD_DIR = REPO_ROOT / "build"  # Lambda zips (git-ignored)
+REPORTS_DIR = REPO_ROOT / "reports"  # chaos and bench reports (git-ignored)
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+MODULES_DIR = REPO_ROOT / "modules"
+SETTINGS_FILE = REPO_ROOT / "settings.yaml"
