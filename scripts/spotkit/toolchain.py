@@ -122,8 +122,8 @@ def ensure_terraform() -> tuple:
     candidates = [override] if override else []
     candidates.append(shutil.which("terraform") or "")
     for cand in candidates:
-        if not cand or Path(cand).resolve() == (BIN_DIR / "terraform").resolve():
-            continue
+        if not cand or Path(cand).absolute().parent == BIN_DIR:
+            continue  # our own symlink: resolve afresh
         ver = _version_of(cand)
         if ver and ver >= MIN_TERRAFORM:
             return Path(cand).resolve(), ".".join(map(str, ver))
