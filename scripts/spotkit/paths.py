@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(os.environ.get("SPOTKIT_HOME") or Path(__file__).resolve().parents[2])
+_CHECKOUT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(os.environ.get("SPOTKIT_HOME") or _CHECKOUT)
+#: Toolchain cache stays with the checkout even when SPOTKIT_HOME points at a copy (tests do that).
+TOOLS_DIR = Path(os.environ.get("SPOTKIT_TOOLS") or _CHECKOUT / ".tools")
 STATE_DIR = REPO_ROOT / ".spotkit"  # emulator pid/log, chaos state (git-ignored)
 BUILD_DIR = REPO_ROOT / "build"  # Lambda zips (git-ignored)
 REPORTS_DIR = REPO_ROOT / "reports"  # chaos and bench reports (git-ignored)

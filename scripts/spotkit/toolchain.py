@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from spotkit.paths import REPO_ROOT
+from spotkit.paths import TOOLS_DIR
 
-TOOLS_DIR = REPO_ROOT / ".tools"
 CACHE_DIR = TOOLS_DIR / "cache"
 MIRROR_DIR = TOOLS_DIR / "providers"
 CLI_CONFIG = TOOLS_DIR / "terraformrc"
