@@ -1,0 +1,140 @@
+"""Shared pytest fixtures.
+
+Layering: ``aws_credentials`` (fake keys, region, no real endpoint) -> ``aws`` (moto ``mock_aws``) ->
+resource fixtures (``batch_resources``, ``alert_topic``). Lambda functions under functions/ are
+imported as they are in Lambda, from their own folder (``resubmit_app``), never via ``spotkit``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
+FUNCTIONS_DIR = REPO / "functions"
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """The subset of the Lambda context object that Powertools reads."""
+
+    function_name: str = "spotkit-resubmit"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:spotkit-resubmit"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/spotkit-resubmit"
+    log_stream_name: str = "2026/11/21/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    """Fake credentials and region; strips anything that could reach a real account or emulator."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws(aws_credentials):
+    """moto's ``mock_aws`` with Batch jobs completing without Docker."""
+    from moto import mock_aws
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        yield
+
+
+@dataclass(frozen=True)
+class BatchResources:
+    compute_environment_arn: str
+    job_queue_arn: str
+    job_definition_arn: str  # with revision
+
+
+@pytest.fixture
+def batch_resources(aws) -> BatchResources:
+    """An UNMANAGED compute environment, a job queue and a container job definition in moto."""
+    import boto3
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="spotkit-batch-service", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    batch = boto3.client("batch", region_name=REGION)
+    ce = batch.create_compute_environment(computeEnvironmentName="spotkit-test-ce", type="UNMANAGED",
+                                          state="ENABLED", serviceRole=role)["computeEnvironmentArn"]
+    jq = batch.create_job_queue(jobQueueName="spotkit-test-queue", state="ENABLED", priority=1,
+                                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])["jobQueueArn"]
+    jd = batch.register_job_definition(
+        jobDefinitionName="spotkit-test-def", type="container",
+        containerProperties={"image": "busybox", "command": ["true"],
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                      {"type": "MEMORY", "value": "512"}]},
+    )["jobDefinitionArn"]
+    return BatchResources(ce, jq, jd)
+
+
+@pytest.fixture
+def alert_topic(aws):
+    """An SNS topic with an SQS subscriber (raw delivery off); yields ``(topic_arn, queue_url)``."""
+    import boto3
+
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="spotkit-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="spotkit-alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue_url
+
+
+@pytest.fixture
+def load_event() -> Callable[..., dict[str, Any]]:
+    """``load_event(name, **detail_overrides)`` reads tests/events/<name>.json and overrides detail keys."""
+
+    def _load(name: str, **detail: Any) -> dict[str, Any]:
+        event = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+        if isinstance(event.get("detail"), dict):
+            event["detail"].update(detail)
+        return event
+
+    return _load
+
+
+@pytest.fixture
+def resubmit_app(aws, monkeypatch):
+    """functions/resubmit/app.py imported as Lambda would (module ``app``), with Powertools test env."""
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "spotkit")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "spotkit-resubmit")
+    for name in ("SPOTKIT_MAX_RESUBMISSIONS", "SPOTKIT_RECLAIM_PATTERNS", "SPOTKIT_ALERT_TOPIC_ARN",
+                 "SPOTKIT_IDEMPOTENCY_TABLE"):
+        monkeypatch.delenv(name, raising=False)
+    path = str(FUNCTIONS_DIR / "resubmit")
+    monkeypatch.syspath_prepend(path)
+    for mod in ("app", "reclaim"):
+        sys.modules.pop(mod, None)
+    app = importlib.import_module("app")
+    yield app
+    for mod in ("app", "reclaim"):
+        sys.modules.pop(mod, None)
