@@ -1,0 +1,68 @@
+variable "create" {
+  description = "Whether to create any resource in this module."
+  type        = bool
+  default     = true
+}
+
+variable "name" {
+  description = "Name prefix of every resource, e.g. \"spotkit-dev\" (compute environment \"<name>-spot\", job queue \"<name>-spot\", job definition \"<name>-job\", function \"<name>-resubmit\")."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "subnet_ids" {
+  description = "Subnet IDs for the compute environments."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security group IDs for the compute environments."
+  type        = list(string)
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the resubmit function's package (`spotkit package` builds build/resubmit.zip)."
+  type        = string
+}
+
+variable "compute" {
+  description = <<-EOT
+    Compute settings (every key optional; see modules/batch-compute for meaning and defaults):
+    allocation_strategy, instance_types, min_vcpus, max_vcpus, desired_vcpus, bid_percentage,
+    image_id, ec2_key_pair, create_on_demand, on_demand_instance_types, on_demand_max_vcpus,
+    service_role_arn, instance_profile_arn, spot_fleet_role_arn (passing a role ARN skips creating it).
+  EOT
+  type        = any
+  default     = {}
+}
+
+variable "job_queue" {
+  description = "Job queue settings (every key optional): priority (default 1), state (default ENABLED)."
+  type        = any
+  default     = {}
+}
+
+variable "job_definition" {
+  description = <<-EOT
+    Job definition settings (see modules/job-definition): image (required), command, vcpus,
+    memory_mib, environment, parameters, attempt_duration_seconds, propagate_tags, retry_attempts,
+    evaluate_on_exit, job_role_arn.
+  EOT
+  type        = any
+}
+
+variable "resubmit" {
+  description = <<-EOT
+    Resubmit function settings (every key optional; see modules/spot-resubmit): lambda_runtime,
+    lambda_timeout, lambda_memory_mib, reserved_concurrent_executions, tracing_mode, log_level,
+    log_retention_days, log_kms_key_arn, max_resubmissions, event_max_age_seconds,
+    event_max_retry_attempts, dlq_kms_master_key_id, alert_topic_arn (skips creating the topic).
+  EOT
+  type        = any
+  default     = {}
+}

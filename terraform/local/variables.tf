@@ -1,0 +1,44 @@
+variable "name" {
+  description = "Name prefix of every resource (settings.yaml: name)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource (settings.yaml: tags)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the resubmit function's package, built by `spotkit package`."
+  type        = string
+}
+
+variable "compute" {
+  description = "Compute settings (settings.yaml: compute); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "job_queue" {
+  description = "Job queue settings (settings.yaml: job_queue); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "job_definition" {
+  description = "Job definition settings (settings.yaml: job_definition); see modules/spotkit-stack."
+  type        = any
+}
+
+variable "resubmit" {
+  description = "Resubmit function settings (settings.yaml: resubmit); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the emulated VPC (settings.yaml: network.vpc_cidr); two /24 subnets are cut from it."
+  type        = string
+  default     = "10.42.0.0/16"
+}

@@ -1,0 +1,27 @@
+# Environment "prod" on AWS. backend.tf (S3), providers.tf and terraform.tfvars.json are rendered
+# from settings.yaml by `spotkit env render --env prod` (git-ignored); edit settings.yaml, not them.
+
+terraform {
+  required_version = ">= 1.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 3.39, < 6.0"
+    }
+  }
+}
+
+module "spotkit" {
+  source = "../../modules/spotkit-stack"
+
+  name               = var.name
+  tags               = var.tags
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+  lambda_zip_path    = var.lambda_zip_path
+  compute            = var.compute
+  job_queue          = var.job_queue
+  job_definition     = var.job_definition
+  resubmit           = var.resubmit
+}

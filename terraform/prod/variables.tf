@@ -1,0 +1,48 @@
+variable "name" {
+  description = "Name prefix of every resource (settings.yaml: name)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource (settings.yaml: tags)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the resubmit function's package, built by `spotkit package`."
+  type        = string
+}
+
+variable "compute" {
+  description = "Compute settings (settings.yaml: compute); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "job_queue" {
+  description = "Job queue settings (settings.yaml: job_queue); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "job_definition" {
+  description = "Job definition settings (settings.yaml: job_definition); see modules/spotkit-stack."
+  type        = any
+}
+
+variable "resubmit" {
+  description = "Resubmit function settings (settings.yaml: resubmit); see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
+
+variable "subnet_ids" {
+  description = "Existing subnet IDs for the compute environments (settings.yaml: network.subnet_ids)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Existing security group IDs for the compute environments (settings.yaml: network.security_group_ids)."
+  type        = list(string)
+}
