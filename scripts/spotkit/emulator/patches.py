@@ -1,0 +1,319 @@
+"""Narrow hooks into moto 5.2.5's in-process backends (the emulator owns its process).
+
+Each hook says what moto does, what AWS does, and what the hook changes:
+
+* ``Job.start`` (moto: runs the job in Docker or marks it SUCCEEDED at once) → no-op; the
+  emulator's job engine (:mod:`spotkit.emulator.jobs`) drives every job.
+* ``Job.status`` (moto: a ManagedState that may advance on read) → a plain attribute.
+* ``Job.describe`` (moto: drops retryStrategy/propagateTags, re-appends AWS_BATCH_JOB_ID to the
+  environment on every call) → a DescribeJobs JobDetail in AWS's shape (AWS Batch API
+  Reference, "DescribeJobs" / "JobDetail").
+* ``BatchResponse.submitjob`` (moto: ignores retryStrategy, propagateTags, shareIdentifier,
+  schedulingPriorityOverride) → keeps them on the job, and applies SubmitJob throttling.
+* ``BatchBackend.create_compute_environment`` (moto: launches plain instances for
+  desired/min vCPUs at once) → launches nothing; capacity follows demand
+  (:mod:`spotkit.emulator.capacity`).
+* ``SpotFleetRequest.terminate_instances`` (moto: forgets to lower fulfilled capacity, so a
+  fleet cut to 0 never relaunches) → keeps fulfilled capacity true.
+* ``SpotFleetRequest.spot_fleet_request_config`` (moto: no ``Type``) → reports the request type
+  (``maintain`` unless told otherwise), which is what decides whether it can be modified.
+* ``Rule.send_to_targets`` (moto: a Lambda target raises NotImplementedError → HTTP 500) →
+  Lambda targets go to the emulator's event dispatcher (:mod:`spotkit.emulator.events`).
+* ``LambdaFunction`` (moto: does not keep DeadLetterConfig, so Terraform sees a perpetual diff)
+  → keeps and returns it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+from moto.awslambda import models as lambda_models
+from moto.batch import models as batch_models
+from moto.batch import responses as batch_responses
+from moto.ec2.models import spot_requests
+from moto.events import models as events_models
+
+_installed = False
+_lock = threading.Lock()
+
+#: Set by the server: called with (rule, target, event) for each Lambda target a rule matches.
+lambda_target_sink: Optional[Callable[[Any, dict, dict], None]] = None
+#: Set by the server: returns None or raises the throttling error for a SubmitJob call.
+submit_job_gate: Optional[Callable[[], None]] = None
+
+RESERVED_ENV_PREFIX = "AWS_BATCH"
+
+
+def _ms(dt: Optional[datetime]) -> Optional[int]:
+    if dt is None or dt.year <= 1970:
+        return None
+    return int(dt.timestamp() * 1000)
+
+
+def job_extras(job) -> dict:
+    """The emulator's per-job state (created on first use)."""
+    sk = job.__dict__.get("_sk")
+    if sk is None:
+        sk = job.__dict__.setdefault("_sk", {
+            "retryStrategy": copy.deepcopy(job.job_definition.retry_strategy) or None,
+            "propagateTags": bool(getattr(job.job_definition, "propagate_tags", False)),
+            "shareIdentifier": None,
+            "schedulingPriority": None,
+            "containerInstanceArn": None,
+            "taskArn": None,
+            "exitCode": None,
+            "reason": None,
+            "logStreamName": None,
+        })
+    return sk
+
+
+def container_property(job, name: str, default: Any = None) -> Any:
+    """The effective container property: submission override, else job definition."""
+    props = job.job_definition.container_properties or {}
+    return job.container_overrides.get(name, props.get(name, default))
+
+
+def job_resources(job) -> tuple:
+    """``(vcpus, memory_mib)`` the job asks for (resourceRequirements, then legacy fields)."""
+    vcpus = memory = None
+    for source in (job.container_overrides, job.job_definition.container_properties or {}):
+        for req in source.get("resourceRequirements") or []:
+            if req.get("type") == "VCPU" and vcpus is None:
+                vcpus = float(req["value"])
+            if req.get("type") == "MEMORY" and memory is None:
+                memory = int(req["value"])
+        if vcpus is None and source.get("vcpus") is not None:
+            vcpus = float(source["vcpus"])
+        if memory is None and source.get("memory") is not None:
+            memory = int(source["memory"])
+    return (vcpus or 1.0), (memory or 512)
+
+
+def job_environment(job) -> list:
+    """Job definition environment merged with the override (override wins), no AWS_BATCH_*."""
+    merged = {}
+    for source in ((job.job_definition.container_properties or {}).get("environment") or [],
+                   job.container_overrides.get("environment") or []):
+        for item in source:
+            merged[item["name"]] = item.get("value", "")
+    return [{"name": k, "value": v} for k, v in merged.items() if not k.startswith(RESERVED_ENV_PREFIX)]
+
+
+def describe_job(job) -> dict:
+    """A DescribeJobs JobDetail for ``job``, shaped like AWS's (fields AWS omits when unset are omitted)."""
+    sk = job_extras(job)
+    jd = job.job_definition
+    out: dict = {
+        "jobArn": job.arn,
+        "jobName": job.job_name,
+        "jobId": job.job_id,
+        "jobQueue": job.job_queue.arn,
+        "status": job.status,
+        "attempts": copy.deepcopy(job.attempts),
+        "createdAt": _ms(job.job_created_at),
+        "dependsOn": job.depends_on or [],
+        "jobDefinition": jd.arn,
+        "parameters": dict(job.parameters or {}),
+        "tags": job.backend.list_tags_for_resource(job.arn),
+        "propagateTags": sk["propagateTags"],
+        "platformCapabilities": list(getattr(jd, "platform_capabilities", None) or ["EC2"]),
+    }
+    if job.job_stopped_reason:
+        out["statusReason"] = job.job_stopped_reason
+    if sk["retryStrategy"]:
+        out["retryStrategy"] = copy.deepcopy(sk["retryStrategy"])
+    if _ms(job.job_started_at):
+        out["startedAt"] = _ms(job.job_started_at)
+    if job.job_stopped and _ms(job.job_stopped_at):
+        out["stoppedAt"] = _ms(job.job_stopped_at)
+    timeout = job.timeout or jd.timeout
+    if timeout:
+        out["timeout"] = copy.deepcopy(timeout)
+    if sk["shareIdentifier"]:
+        out["shareIdentifier"] = sk["shareIdentifier"]
+    if sk["schedulingPriority"] is not None:
+        out["schedulingPriority"] = sk["schedulingPriority"]
+    if job._child_jobs:
+        summary = {s: 0 for s in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")}
+        for child in job._child_jobs:
+            summary[child.status] = summary.get(child.status, 0) + 1
+        out["arrayProperties"] = {"statusSummary": summary, "size": len(job._child_jobs)}
+    elif "index" in (job.array_properties or {}):
+        out["arrayProperties"] = {"index": job.array_properties["index"]}
+    if jd.container_properties is not None:
+        vcpus, memory = job_resources(job)
+        container = {
+            "image": container_property(job, "image"),
+            "command": list(container_property(job, "command", []) or []),
+            "jobRoleArn": container_property(job, "jobRoleArn"),
+            "executionRoleArn": container_property(job, "executionRoleArn"),
+            "volumes": container_property(job, "volumes", []),
+            "environment": job_environment(job),
+            "mountPoints": container_property(job, "mountPoints", []),
+            "ulimits": container_property(job, "ulimits", []),
+            "privileged": container_property(job, "privileged", False),
+            "readonlyRootFilesystem": container_property(job, "readonlyRootFilesystem", False),
+            "resourceRequirements": [
+                {"type": "VCPU", "value": f"{vcpus:g}"},
+                {"type": "MEMORY", "value": str(memory)},
+            ],
+            "networkInterfaces": [],
+        }
+        if job.container_overrides.get("instanceType"):
+            container["instanceType"] = job.container_overrides["instanceType"]
+        for key in ("containerInstanceArn", "taskArn", "exitCode", "reason", "logStreamName"):
+            if sk.get(key) is not None:
+                container[key] = sk[key]
+        out["container"] = {k: v for k, v in container.items() if v is not None}
+    return out
+
+
+def _status_get(self):
+    return self.__dict__.get("_status")
+
+
+def _status_set(self, value):
+    self.__dict__["_status"] = value
+
+
+def install() -> None:
+    """Install every hook once (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+
+    batch_models.Job.start = lambda self: None
+    batch_models.Job.status = property(_status_get, _status_set)
+    batch_models.Job.describe = describe_job
+
+    original_submit = batch_responses.BatchResponse.submitjob
+
+    def submitjob(self) -> str:
+        if submit_job_gate is not None:
+            submit_job_gate()
+        body = original_submit(self)
+        job = self.batch_backend.get_job_by_id(json.loads(body)["jobId"])
+        extras = {}
+        if self._get_param("retryStrategy") is not None:
+            extras["retryStrategy"] = self._get_param("retryStrategy")
+        if self._get_param("propagateTags") is not None:
+            extras["propagateTags"] = bool(self._get_param("propagateTags"))
+        if self._get_param("shareIdentifier") is not None:
+            extras["shareIdentifier"] = self._get_param("shareIdentifier")
+        if self._get_param("schedulingPriorityOverride") is not None:
+            extras["schedulingPriority"] = self._get_param("schedulingPriorityOverride")
+        for j in [job] + list(job._child_jobs or []):
+            job_extras(j).update(copy.deepcopy(extras))
+            j.__dict__["_sk_ready"] = True
+        return body
+
+    batch_responses.BatchResponse.submitjob = submitjob
+
+    original_create_ce = batch_models.BatchBackend.create_compute_environment
+
+    def create_compute_environment(self, compute_environment_name, _type, state, compute_resources,
+                                   service_role, tags=None):
+        shadow = dict(compute_resources) if compute_resources else compute_resources
+        if shadow and _type == "MANAGED":
+            shadow["desiredvCpus"] = 0  # capacity follows demand: see spotkit.emulator.capacity
+        ce = original_create_ce(self, compute_environment_name, _type, state, shadow, service_role, tags)
+        ce.compute_resources = compute_resources
+        return ce
+
+    batch_models.BatchBackend.create_compute_environment = create_compute_environment
+
+    original_update_ce = batch_models.BatchBackend.update_compute_environment
+
+    def update_compute_environment(self, compute_environment_name, state, compute_resources, service_role):
+        name, arn = original_update_ce(self, compute_environment_name, state, compute_resources, service_role)
+        ce = self.get_compute_environment(arn)
+        if ce is not None and compute_resources:
+            merged = dict(ce.compute_resources or {})
+            merged.update({k: v for k, v in compute_resources.items() if v is not None})
+            ce.compute_resources = merged
+        return name, arn
+
+    batch_models.BatchBackend.update_compute_environment = update_compute_environment
+
+    def terminate_fleet_instances(self) -> None:
+        """Terminate instances until fulfilled capacity is at or below target capacity."""
+        live = [r for r in self.spot_requests if r.instance.state in ("pending", "running")]
+        weights = {s.instance_type: s.weighted_capacity for s in self.launch_specs}
+        fulfilled = sum(weights.get(r.instance.instance_type, 1) for r in live)
+        doomed = []
+        # newest first, as a stand-in for the fleet's choice
+        for req in reversed(live):
+            if fulfilled <= self.target_capacity:
+                break
+            fulfilled -= weights.get(req.instance.instance_type, 1)
+            doomed.append(req.instance.id)
+        self.spot_requests = [r for r in self.spot_requests if r.instance.id not in doomed]
+        self.fulfilled_capacity = float(fulfilled)
+        if doomed:
+            self.ec2_backend.terminate_instances(doomed)
+
+    spot_requests.SpotFleetRequest.terminate_instances = terminate_fleet_instances
+
+    original_config = spot_requests.SpotFleetRequest.spot_fleet_request_config
+
+    def spot_fleet_request_config(self) -> dict:
+        config = original_config.fget(self)
+        config["Type"] = self.__dict__.get("fleet_type", "maintain")  # AWS's default request type
+        return config
+
+    spot_requests.SpotFleetRequest.spot_fleet_request_config = property(spot_fleet_request_config)
+
+    original_send = events_models.Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input: bool = True) -> None:
+        if getattr(self, "state", "ENABLED") != "ENABLED":
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        lambda_targets = [t for t in self.targets if ":lambda:" in t["Arn"]]
+        others = [t for t in self.targets if ":lambda:" not in t["Arn"]]
+        if others:
+            shadow = copy.copy(self)
+            shadow.targets = others
+            original_send(shadow, copy.deepcopy(original_event), transform_input)
+        for target in lambda_targets:
+            if lambda_target_sink is not None:
+                lambda_target_sink(self, target, copy.deepcopy(original_event))
+
+    events_models.Rule.send_to_targets = send_to_targets
+
+    original_fn_init = lambda_models.LambdaFunction.__init__
+
+    def fn_init(self, account_id, spec, *args, **kwargs):
+        original_fn_init(self, account_id, spec, *args, **kwargs)
+        self.__dict__["_sk_dead_letter_config"] = spec.get("DeadLetterConfig")
+
+    lambda_models.LambdaFunction.__init__ = fn_init
+
+    original_get_configuration = lambda_models.LambdaFunction.get_configuration
+
+    def get_configuration(self, *args, **kwargs):
+        config = original_get_configuration(self, *args, **kwargs)
+        dlc = self.__dict__.get("_sk_dead_letter_config")
+        if dlc and dlc.get("TargetArn"):
+            config["DeadLetterConfig"] = dlc
+        return config
+
+    lambda_models.LambdaFunction.get_configuration = get_configuration
+
+    original_update_configuration = lambda_models.LambdaFunction.update_configuration
+
+    def update_configuration(self, config_updates):
+        result = original_update_configuration(self, config_updates)
+        if "DeadLetterConfig" in config_updates:
+            self.__dict__["_sk_dead_letter_config"] = config_updates["DeadLetterConfig"]
+        return result
+
+    lambda_models.LambdaFunction.update_configuration = update_configuration

@@ -1,0 +1,190 @@
+"""The emulator process: moto server + the Batch-on-Spot data plane, in one process.
+
+Run in the foreground with ``python -m spotkit.emulator.server --port 4566``; ``spotkit local up``
+runs it in the background. Region us-east-1, account 123456789012 (moto's default account).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spotkit.paths import STATE_DIR
+
+log = logging.getLogger("spotkit.emulator")
+
+ACCOUNT_ID = "123456789012"
+
+
+class PortInUse(RuntimeError):
+    """The emulator's port is taken by another process."""
+
+
+@dataclass
+class EmulatorConfig:
+    """Knobs of the emulator (all durations in seconds).
+
+    Attributes:
+        tick_seconds: period of the data plane's scheduling round.
+        dwell_seconds: minimum time in SUBMITTED, PENDING and STARTING.
+        scale_delay_seconds: how long a RUNNABLE job waits before capacity grows for it.
+        boot_seconds: time from instance launch to accepting jobs.
+        idle_seconds: how long an idle instance stays before scale-in.
+        execution: ``process`` (jobs run their command) or ``hold`` (no process; scale runs).
+        lambda_retries: retries of a failed asynchronous Lambda invocation (AWS: 2).
+        lambda_backoff_seconds: wait before retry n is this × n.
+    """
+
+    port: int = 4566
+    host: str = "127.0.0.1"
+    region: str = "us-east-1"
+    tick_seconds: float = 0.2
+    dwell_seconds: float = 0.5
+    scale_delay_seconds: float = 1.0
+    boot_seconds: float = 1.0
+    idle_seconds: float = 30.0
+    execution: str = "process"
+    lambda_retries: int = 2
+    lambda_backoff_seconds: float = 1.0
+    work_dir: Path = field(default_factory=lambda: STATE_DIR / "emulator")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Emulator:
+    """Starts/stops the moto server and the data plane thread in this process.
+
+    Raises:
+        PortInUse: from :meth:`start` when ``config.port`` is taken.
+    """
+
+    def __init__(self, config: EmulatorConfig):
+        self.config = config
+        self._stop = threading.Event()
+        self._thread = None
+        self.server = None
+        self.engine = None
+        self.dispatcher = None
+
+    def start(self) -> "Emulator":
+        from moto.awslambda.models import lambda_backends
+        from moto.batch.models import batch_backends
+        from moto.ec2.models import ec2_backends
+        from moto.ecs.models import ecs_backends
+        from moto.events.models import events_backends
+        from moto.server import ThreadedMotoServer
+        from moto.sqs.models import sqs_backends
+
+        from spotkit.emulator import patches
+        from spotkit.emulator.capacity import Capacity
+        from spotkit.emulator.events import BatchEventPublisher, LambdaRunner, LambdaTargetDispatcher
+        from spotkit.emulator.jobs import JobEngine
+
+        cfg = self.config
+        if not port_free(cfg.host, cfg.port):
+            raise PortInUse(f"{cfg.host}:{cfg.port} is already in use; stop what holds it or pick another "
+                            "port (--port / SPOTKIT_EMULATOR_PORT)")
+        patches.install()
+        cfg.work_dir.mkdir(parents=True, exist_ok=True)
+        region, acct = cfg.region, ACCOUNT_ID
+        batch = batch_backends[acct][region]
+        capacity = Capacity(batch, ec2_backends[acct][region], ecs_backends[acct][region],
+                            boot_seconds=cfg.boot_seconds, idle_seconds=cfg.idle_seconds)
+        runner = LambdaRunner(cfg.endpoint, cfg.work_dir / "lambda", region)
+        self.dispatcher = LambdaTargetDispatcher(lambda_backends[acct][region], sqs_backends[acct][region], runner,
+                                                 retries=cfg.lambda_retries, backoff_seconds=cfg.lambda_backoff_seconds)
+        patches.lambda_target_sink = self.dispatcher
+        job_env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "AWS_ENDPOINT_URL": cfg.endpoint,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        self.engine = JobEngine(batch, capacity, BatchEventPublisher(events_backends[acct][region]), job_env,
+                                cfg.work_dir / "jobs", dwell_seconds=cfg.dwell_seconds,
+                                scale_delay_seconds=cfg.scale_delay_seconds, execution=cfg.execution)
+        self.server = ThreadedMotoServer(ip_address=cfg.host, port=cfg.port, verbose=False)
+        self.server.start()
+        self._thread = threading.Thread(target=self._loop, name="batch-data-plane", daemon=True)
+        self._thread.start()
+        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s)",
+                 cfg.endpoint, region, acct, cfg.execution)
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.engine.tick()
+            except Exception:  # keep the data plane alive; the log says what broke
+                log.exception("data plane tick failed")
+            self._stop.wait(max(0.0, self.config.tick_seconds - (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        if self.engine:
+            self.engine.shutdown()
+        if self.dispatcher:
+            self.dispatcher.shutdown()
+        if self.server:
+            self.server.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="spotkit local AWS emulator (moto + Batch-on-Spot data plane)")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--execution", choices=["process", "hold"], default="process")
+    parser.add_argument("--tick", type=float, default=0.2, help="data plane period, seconds")
+    parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle time before scale-in, seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    cfg = EmulatorConfig(port=args.port, host=args.host, execution=args.execution, tick_seconds=args.tick,
+                         idle_seconds=args.idle_seconds)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    emulator = Emulator(cfg)
+    try:
+        emulator.start()
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"READY {cfg.endpoint}", flush=True)
+    done.wait()
+    log.info("stopping")
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
