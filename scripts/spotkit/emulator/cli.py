@@ -1,0 +1,172 @@
+"""``spotkit local up|down|status``: the emulator as a background process.
+
+Files (git-ignored) under ``.spotkit/emulator-<port>/``: ``pid``, ``emulator.log``, and the
+work folder (job attempt output, unpacked Lambda zips). A fresh ``up`` also clears
+``.spotkit/local-<port>/`` (the ``local`` environment's Terraform state), since state that
+describes a previous emulator's resources would be stale.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from spotkit.aws import emulator_port
+from spotkit.paths import STATE_DIR
+
+
+def run_dir(port: int) -> Path:
+    return STATE_DIR / f"emulator-{port}"
+
+
+def _pid(port: int) -> Optional[int]:
+    pid_file = run_dir(port) / "pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            cmdline = "spotkit.emulator.server"
+        except OSError:
+            return None
+    return pid if "spotkit.emulator.server" in cmdline else None
+
+
+def _responds(port: int, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=timeout) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def up(port: int, execution: str = "process", wait_seconds: float = 60.0) -> str:
+    """Start the emulator on ``port`` unless ours already runs there; return its endpoint.
+
+    Raises:
+        click.ClickException: the port is held by another process, or the emulator died/timed out.
+    """
+    from spotkit.emulator.server import port_free
+
+    endpoint = f"http://127.0.0.1:{port}"
+    if _pid(port) and _responds(port):
+        click.echo(f"emulator already running at {endpoint} (pid {_pid(port)})")
+        return endpoint
+    if not port_free("127.0.0.1", port):
+        raise click.ClickException(
+            f"port {port} is taken by another process; free it or choose another port with "
+            f"--port / SPOTKIT_EMULATOR_PORT")
+    rdir = run_dir(port)
+    if rdir.exists():
+        shutil.rmtree(rdir)
+    rdir.mkdir(parents=True)
+    shutil.rmtree(STATE_DIR / f"local-{port}", ignore_errors=True)  # stale Terraform state
+    log_path = rdir / "emulator.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(rdir / "work"),
+             "--execution", execution],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    (rdir / "pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            (rdir / "pid").unlink(missing_ok=True)
+            raise click.ClickException(f"the emulator exited with {proc.returncode}:\n{tail}")
+        if _responds(port):
+            click.echo(f"emulator up at {endpoint} (pid {proc.pid}, log {log_path})")
+            return endpoint
+        time.sleep(0.25)
+    proc.terminate()
+    raise click.ClickException(f"the emulator did not answer on {endpoint} within {wait_seconds:.0f} s; see {log_path}")
+
+
+def down(port: int) -> bool:
+    """Stop our emulator on ``port`` (never another process); return whether one was running."""
+    pid = _pid(port)
+    if pid is None:
+        (run_dir(port) / "pid").unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if _pid(port) is None:
+            break
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    (run_dir(port) / "pid").unlink(missing_ok=True)
+    return True
+
+
+_port_option = click.option("--port", type=int, default=None, show_default="SPOTKIT_EMULATOR_PORT or 4566",
+                            help="TCP port on 127.0.0.1.")
+
+
+@click.group("local")
+def local_group():
+    """The local AWS emulator (TEST STAGE): moto + spotkit's Batch-on-Spot data plane.
+
+    Serves every AWS API the kit uses on http://127.0.0.1:<port> (region us-east-1, account
+    123456789012). Spot CEs get a Spot Fleet, jobs run as local processes, capacity cuts kill
+    them with AWS's host-termination reason, and job events reach Lambda and SQS targets.
+    """
+
+
+@local_group.command("up")
+@_port_option
+@click.option("--execution", type=click.Choice(["process", "hold"]), default="process", show_default=True,
+              help="process: jobs run their command; hold: jobs stay RUNNING without a process (scale runs).")
+def up_cmd(port, execution):
+    """Start the emulator in the background (idempotent)."""
+    up(port or emulator_port(), execution)
+
+
+@local_group.command("down")
+@_port_option
+def down_cmd(port):
+    """Stop the emulator started by `up` (only our own process)."""
+    port = port or emulator_port()
+    click.echo("emulator stopped" if down(port) else f"no spotkit emulator running on port {port}")
+
+
+@local_group.command("status")
+@_port_option
+def status_cmd(port):
+    """Say whether the emulator runs, where, and what it holds. Exit 1 when it is down."""
+    port = port or emulator_port()
+    pid = _pid(port)
+    if not pid or not _responds(port):
+        click.echo(f"down (port {port})")
+        sys.exit(1)
+    import boto3
+
+    kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    batch, ec2 = boto3.client("batch", **kw), boto3.client("ec2", **kw)
+    ces = batch.describe_compute_environments()["computeEnvironments"]
+    queues = batch.describe_job_queues()["jobQueues"]
+    fleets = ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
+    click.echo(f"up at http://127.0.0.1:{port} (pid {pid}); log {run_dir(port) / 'emulator.log'}")
+    click.echo(f"  compute environments: {len(ces)}, job queues: {len(queues)}, spot fleets: {len(fleets)}")
+    for f in fleets:
+        cfg = f["SpotFleetRequestConfig"]
+        click.echo(f"  {f['SpotFleetRequestId']}: target capacity {cfg['TargetCapacity']}, "
+                   f"fulfilled {cfg.get('FulfilledCapacity')}, state {f.get('SpotFleetRequestState')}")
