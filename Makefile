@@ -1,0 +1,75 @@
+# spotkit -- the front door. `make help` lists the targets.
+# ENV selects the environment (settings.yaml): local (the emulator, default), dev, prod.
+ENV ?= local
+PYTHON ?= python3
+VENV := .venv
+SPOTKIT := $(VENV)/bin/spotkit
+PYTEST := $(VENV)/bin/pytest
+export SPOTKIT_EMULATOR_PORT ?= 4566
+
+.DEFAULT_GOAL := help
+.PHONY: help setup local-up local-down local-status package init plan apply destroy outputs \
+        chaos-spot chaos-rollback test test-unit lint fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else "spotkit needs Python >= 3.9")'
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed ## Python venv + Terraform + hashicorp/aws provider mirror (idempotent)
+	@$(SPOTKIT) setup >/dev/null
+
+local-up: setup ## Start the local AWS emulator on 127.0.0.1:$SPOTKIT_EMULATOR_PORT (idempotent)
+	@$(SPOTKIT) local up
+
+local-down: $(VENV)/.installed ## Stop the local AWS emulator
+	@$(SPOTKIT) local down
+
+local-status: $(VENV)/.installed ## Is the emulator up, and what does it hold
+	@$(SPOTKIT) local status
+
+package: $(VENV)/.installed ## Build deterministic Lambda zips into build/
+	@$(SPOTKIT) package
+
+init: setup ## terraform init for ENV
+	@$(SPOTKIT) tf init --env $(ENV)
+
+plan: setup package ## terraform plan for ENV
+	@$(SPOTKIT) tf plan --env $(ENV)
+
+apply: setup package $(if $(filter local,$(ENV)),local-up) ## terraform apply for ENV (ENV=local starts the emulator)
+	@$(SPOTKIT) tf apply --env $(ENV)
+
+destroy: setup ## terraform destroy for ENV
+	@$(SPOTKIT) tf destroy --env $(ENV)
+
+outputs: setup ## terraform output -json for ENV
+	@$(SPOTKIT) tf outputs --env $(ENV)
+
+chaos-spot: $(if $(filter local,$(ENV)),apply,setup) ## Cut Spot capacity under a running job and prove it comes back
+	@$(SPOTKIT) chaos spot --env $(ENV) $(CHAOS_ARGS)
+
+chaos-rollback: setup ## Restore Spot Fleet capacity from an interrupted chaos run
+	@$(SPOTKIT) chaos rollback
+
+test: setup ## All tests: unit (moto) + integration (emulator + real Terraform)
+	$(PYTEST) -q $(PYTEST_ARGS)
+
+test-unit: setup ## Fast tests only (no Terraform apply)
+	$(PYTEST) -q -m "not integration" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff + terraform fmt -check
+	$(VENV)/bin/ruff check .
+	.tools/bin/terraform fmt -check -recursive
+
+fmt: setup ## Format Terraform and Python
+	.tools/bin/terraform fmt -recursive
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## Remove build outputs and reports (keeps .venv and .tools)
+	rm -rf build reports
