@@ -47,10 +47,24 @@ from reclaim import Decision, JobStateChange, Lineage, MalformedEventError
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "spotkit-resubmit")
 METRICS_NAMESPACE = "spotkit"
 
+
+
+class _NoTracer:
+    """Stands in for Powertools ``Tracer`` when the X-Ray SDK is absent (even a disabled Tracer imports it)."""
+
+    @staticmethod
+    def capture_method(fn):
+        return fn
+
+    @staticmethod
+    def capture_lambda_handler(fn):
+        return fn
+
+
 logger = Logger(service=SERVICE)
-# The X-Ray SDK is not part of the Lambda Python runtime nor of this zip: trace only when present.
-_XRAY_AVAILABLE = importlib.util.find_spec("aws_xray_sdk") is not None
-tracer = Tracer(service=SERVICE, disabled=True) if not _XRAY_AVAILABLE else Tracer(service=SERVICE)
+# The X-Ray SDK is neither in the Lambda Python runtime nor in this zip (it would double its size):
+# trace only when a layer or the zip provides it (``pip install aws-lambda-powertools[tracer]``).
+tracer = Tracer(service=SERVICE) if importlib.util.find_spec("aws_xray_sdk") else _NoTracer()
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 batch = boto3.client("batch")

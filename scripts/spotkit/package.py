@@ -1,0 +1,263 @@
+"""Deterministic Lambda zips: ``spotkit package [--out DIR] [FUNCTION...]``.
+
+Every folder under ``functions/`` holding a handler file (``app.py``, ``handler.py`` or
+``lambda_function.py``) is one Lambda function; its zip is ``<out>/<folder name>.zip`` with the
+folder's files at the zip root, plus the packages of the folder's ``requirements.txt`` (if any)
+vendored next to them. The Lambda Python runtime already provides boto3/botocore, so list only what
+the runtime lacks.
+
+Two builds from the same sources give byte-identical zips, so Terraform's
+``filebase64sha256(...)`` (``source_code_hash``) only changes when the code does:
+
+- entries sorted by path, no directory entries, every timestamp 1980-01-01 00:00:00, every file
+  mode 0644, created-by Unix, deflate level 9 (the bytes also depend on the zlib build);
+- no ``__pycache__``/``*.pyc`` (pip runs with ``--no-compile``), no pip install records that vary
+  between machines (``RECORD``, ``INSTALLER``, ``REQUESTED``, ``direct_url.json``), no ``bin/``
+  console scripts (their shebang is the build machine's Python path);
+- the zip is written to a temporary file and renamed into place, and not rewritten at all when the
+  bytes are unchanged (its mtime stays, so ``make`` does not rebuild downstream).
+
+Vendored requirements are installed once into ``.spotkit/vendor-cache/<key>`` where ``key`` is the
+sha256 of ``requirements.txt`` plus the building Python's ``major.minor``; build with the same
+Python minor version as the Lambda runtime when a requirement has compiled code.
+Lambda deployment package format: https://docs.aws.amazon.com/lambda/latest/dg/python-package.html
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from spotkit.paths import BUILD_DIR, FUNCTIONS_DIR, STATE_DIR
+
+#: A folder is a function when it holds one of these (Lambda handler module files).
+HANDLER_FILES = ("app.py", "handler.py", "lambda_function.py")
+#: Oldest timestamp a zip entry can carry; used for every entry.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+DEFLATE_LEVEL = 9
+#: Folder names never packaged (caches, tests, VCS).
+EXCLUDED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", "tests"})
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+EXCLUDED_NAMES = frozenset({"requirements.txt", ".DS_Store"})
+#: pip's per-install records under ``*.dist-info/``; they vary by machine and are unused at runtime.
+SCRUBBED_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+VENDOR_CACHE_DIR = STATE_DIR / "vendor-cache"
+#: Bump to invalidate every vendor cache entry when the install flags change.
+_VENDOR_LAYOUT = "1"
+
+
+class PackageError(RuntimeError):
+    """A function cannot be packaged (no handler, pip failure, file name clash)."""
+
+
+@dataclass(frozen=True)
+class ZipDigest:
+    """Size (bytes) and sha256 of a built zip; ``sha256_b64`` equals Terraform's filebase64sha256."""
+
+    path: Path
+    size: int
+    sha256: str
+    sha256_b64: str
+
+
+def digest(path: Path) -> ZipDigest:
+    """Size and sha256 (hex and base64) of the file at ``path``."""
+    data = Path(path).read_bytes()
+    h = hashlib.sha256(data)
+    return ZipDigest(Path(path), len(data), h.hexdigest(), base64.b64encode(h.digest()).decode())
+
+
+def discover(functions_dir: Path = FUNCTIONS_DIR) -> list[Path]:
+    """The function folders under ``functions_dir`` (those holding a handler file), sorted by name."""
+    if not functions_dir.is_dir():
+        return []
+    return sorted(d for d in functions_dir.iterdir()
+                  if d.is_dir() and any((d / h).is_file() for h in HANDLER_FILES))
+
+
+def _requirements_lines(requirements: Path) -> list[str]:
+    if not requirements.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def _pip_install(requirements: Path, target: Path, only_binary: bool) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pip", "install", "--target", str(target), "-r", str(requirements),
+           "--no-compile", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
+           "--quiet"]
+    if only_binary:
+        cmd.append("--only-binary=:all:")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+def _scrub(tree: Path) -> None:
+    """Remove files that differ between identical installs (see :data:`SCRUBBED_DIST_INFO`)."""
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+    for path in sorted(tree.rglob("*"), reverse=True):
+        if path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+        elif path.is_file() and (path.suffix in EXCLUDED_SUFFIXES or (
+                path.parent.name.endswith(".dist-info") and path.name in SCRUBBED_DIST_INFO)):
+            path.unlink()
+
+
+def vendor(requirements: Path, cache_dir: Path | None = None) -> Path | None:
+    """Install ``requirements`` into a cache folder and return it (None when there is nothing to install).
+
+    The folder is keyed by the sha256 of the requirements file and the Python ``major.minor``, and
+    filled with ``pip install --target --no-compile --only-binary=:all:`` (retried without
+    ``--only-binary`` when some requirement has no wheel). It appears atomically (rename), so an
+    interrupted or concurrent build never sees half an install.
+
+    Raises:
+        PackageError: pip failed (its output is in the message).
+    """
+    if not _requirements_lines(requirements):
+        return None
+    cache_dir = Path(cache_dir or VENDOR_CACHE_DIR)
+    h = hashlib.sha256(requirements.read_bytes())
+    h.update(f"\0py{sys.version_info[0]}.{sys.version_info[1]}\0layout{_VENDOR_LAYOUT}".encode())
+    target = cache_dir / h.hexdigest()[:32]
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    try:
+        result = _pip_install(requirements, tmp, only_binary=True)
+        if result.returncode != 0:
+            shutil.rmtree(tmp)
+            tmp.mkdir()
+            result = _pip_install(requirements, tmp, only_binary=False)
+        if result.returncode != 0:
+            raise PackageError(f"pip install -r {requirements} failed (exit {result.returncode}):\n"
+                               f"{result.stderr.strip() or result.stdout.strip()}")
+        _scrub(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent build winning the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _collect(root: Path, *, source: bool) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS)
+        for name in filenames:
+            if name.endswith(EXCLUDED_SUFFIXES) or (source and name in EXCLUDED_NAMES):
+                continue
+            path = Path(dirpath) / name
+            files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def zip_bytes(files: dict[str, Path]) -> bytes:
+    """A deterministic zip of ``{archive name: file}`` (see the module docstring for the rules)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.create_system = 3  # Unix, so external_attr carries the mode
+            info.external_attr = FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, files[name].read_bytes(), compresslevel=DEFLATE_LEVEL)
+    return buf.getvalue()
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _build(function_dir: Path, out_dir: Path, cache_dir: Path | None = None) -> tuple[Path, bool]:
+    function_dir = Path(function_dir)
+    if not any((function_dir / h).is_file() for h in HANDLER_FILES):
+        raise PackageError(f"{function_dir} has no handler file (one of {', '.join(HANDLER_FILES)})")
+    files = _collect(function_dir, source=True)
+    vendored = vendor(function_dir / "requirements.txt", cache_dir)
+    if vendored is not None:
+        deps = _collect(vendored, source=False)
+        clash = sorted(set(deps) & set(files))
+        if clash:
+            raise PackageError(f"{function_dir.name}: files clash with vendored requirements: {', '.join(clash)}")
+        files.update(deps)
+    out = Path(out_dir) / f"{function_dir.name}.zip"
+    return out, _write_if_changed(out, zip_bytes(files))
+
+
+def build(function_dir: Path, out_dir: Path, *, cache_dir: Path | None = None) -> Path:
+    """Build ``<out_dir>/<function_dir name>.zip`` deterministically and return its path.
+
+    Args:
+        function_dir: a folder with a handler file and optionally ``requirements.txt``.
+        out_dir: created if missing.
+        cache_dir: vendor cache (default ``.spotkit/vendor-cache``).
+
+    Raises:
+        PackageError: no handler file, pip failed, or a source file clashes with a vendored one.
+    """
+    return _build(function_dir, out_dir, cache_dir)[0]
+
+
+def build_all(out_dir: Path = BUILD_DIR, functions_dir: Path = FUNCTIONS_DIR, *,
+              cache_dir: Path | None = None) -> list[Path]:
+    """:func:`build` every function under ``functions_dir``; returns the zip paths in name order."""
+    return [build(d, out_dir, cache_dir=cache_dir) for d in discover(functions_dir)]
+
+
+@click.command("package")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=BUILD_DIR,
+              show_default=True, help="Folder for the zips.")
+@click.argument("functions", nargs=-1)
+def package_cmd(out_dir: Path, functions: tuple[str, ...]):
+    """Build deterministic Lambda zips for FUNCTION... (folders under functions/; default: all).
+
+    Prints each zip's path, size, sha256 and base64 sha256 (what Terraform's filebase64sha256
+    shows). Idempotent: an unchanged zip is not rewritten.
+    """
+    available = {d.name: d for d in discover()}
+    unknown = [f for f in functions if f not in available]
+    if unknown:
+        raise click.BadParameter(f"unknown function(s) {', '.join(unknown)}; available: "
+                                 f"{', '.join(available) or 'none'}", param_hint="FUNCTION")
+    if not available:
+        raise click.ClickException(f"no functions under {FUNCTIONS_DIR}")
+    for name in functions or sorted(available):
+        started = time.monotonic()
+        try:
+            path, changed = _build(available[name], out_dir)
+        except PackageError as exc:
+            raise click.ClickException(str(exc)) from exc
+        d = digest(path)
+        status = "written" if changed else "unchanged"
+        click.echo(f"{path}  {d.size} bytes  sha256={d.sha256}  filebase64sha256={d.sha256_b64}  "
+                   f"({status}, {time.monotonic() - started:.1f} s)")
