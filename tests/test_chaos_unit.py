@@ -10,6 +10,7 @@ resubmission Lambda. Everything the experiment itself does goes through real bot
 
 from __future__ import annotations
 
+import io
 import json
 
 import boto3
@@ -21,7 +22,6 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import ecs_backends
 from rich.console import Console
-
 from spotkit.chaos import fleet as fleetlib
 from spotkit.chaos import state as statelib
 from spotkit.chaos.experiment import (
@@ -122,10 +122,15 @@ def stack(aws):
         containerProperties={"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]},
         retryStrategy={
             "attempts": 3,
-            "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"}, {"onReason": "*", "action": "EXIT"}],
+            "evaluateOnExit": [
+                {"onStatusReason": "Host EC2*", "action": "RETRY"},
+                {"onReason": "*", "action": "EXIT"},
+            ],
         },
     )["jobDefinitionArn"]
-    cluster = batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"][0]["ecsClusterArn"]
+    cluster = batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"][0][
+        "ecsClusterArn"
+    ]
     fleet_id = request_fleet(ec2)
     outputs = {
         "job_queue_arn": queue,
@@ -143,7 +148,12 @@ class DataPlane:
 
     def __init__(self, fleet_id, cluster, *, run=True, attempts=1, lambda_resubmit=True, tag_instances=True):
         self.fleet_id, self.cluster = fleet_id, cluster
-        self.run, self.attempts, self.lambda_resubmit, self.tag_instances = run, attempts, lambda_resubmit, tag_instances
+        self.run, self.attempts, self.lambda_resubmit, self.tag_instances = (
+            run,
+            attempts,
+            lambda_resubmit,
+            tag_instances,
+        )
         self.batch = batch_models.batch_backends[DEFAULT_ACCOUNT_ID][REGION]
         self.ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
         self.ecs = ecs_backends[DEFAULT_ACCOUNT_ID][REGION]
@@ -158,7 +168,9 @@ class DataPlane:
         ]
         if not running and self.ec2.get_spot_fleet_request(self.fleet_id).target_capacity > 0:
             # moto does not relaunch after a restore; stand in for the fleet replacing capacity.
-            running = [client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]]
+            running = [
+                client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+            ]
         if running and self.tag_instances:
             self.ec2.create_tags([running[0]], {fleetlib.FLEET_TAG: self.fleet_id})
         return running[0] if running else None
@@ -176,7 +188,9 @@ class DataPlane:
                     job.status = "RUNNING"
             elif status == "RUNNING" and self.ec2.get_instance(job.host).state == "terminated":
                 reason = f"Host EC2 (instance {job.host}) terminated."
-                job.attempts.append({"container": {"containerInstanceArn": job.ci_arn}, "statusReason": reason})
+                job.attempts.append(
+                    {"container": {"containerInstanceArn": job.ci_arn}, "statusReason": reason}
+                )
                 if len(job.attempts) < self.attempts:
                     job.status = "RUNNABLE"
                     continue
@@ -226,7 +240,8 @@ def experiment(stack, dirs, plane=None, submit_params=None, **cfg):
             clients[service] = client(service)
             if service == "batch" and submit_params is not None:
                 clients[service].meta.events.register(
-                    "provide-client-params.batch.SubmitJob", lambda params, **kw: submit_params.append(dict(params))
+                    "provide-client-params.batch.SubmitJob",
+                    lambda params, **kw: submit_params.append(dict(params)),
                 )
         return clients[service]
 
@@ -238,7 +253,7 @@ def experiment(stack, dirs, plane=None, submit_params=None, **cfg):
         client_factory=factory,
         clock=t.clock,
         sleep=t.sleep,
-        console=Console(file=open("/dev/null", "w")),  # noqa: SIM115
+        console=Console(file=io.StringIO(), width=200),
         **dirs,
     )
 
@@ -251,7 +266,10 @@ def job(job_id):
 
 
 def test_host_terminated_instance_parses_batch_status_reason():
-    assert host_terminated_instance("Host EC2 (instance i-04b17daec78ef4a0b) terminated.") == "i-04b17daec78ef4a0b"
+    assert (
+        host_terminated_instance("Host EC2 (instance i-04b17daec78ef4a0b) terminated.")
+        == "i-04b17daec78ef4a0b"
+    )
     assert host_terminated_instance("Essential container in task exited") is None
     assert host_terminated_instance("Your Spot Task was interrupted.") is None
     assert host_terminated_instance(None) is None
@@ -277,7 +295,9 @@ def test_leftover_state_file_is_refused(dirs):
     statelib.write_state(
         statelib.ChaosState("chaos-old", "local", "sfr-1", 2, "i-1", "job-1"), dirs["state_path"]
     )
-    exp = SpotExperiment(ExperimentConfig(), outputs={}, client_factory=client, console=Console(quiet=True), **dirs)
+    exp = SpotExperiment(
+        ExperimentConfig(), outputs={}, client_factory=client, console=Console(quiet=True), **dirs
+    )
     with pytest.raises(ChaosUsageError, match="spotkit chaos rollback"):
         exp.run()
 
@@ -324,7 +344,9 @@ def test_instance_outside_any_fleet_names_its_auto_scaling_group(aws):
         ImageId=AMI,
         MinCount=1,
         MaxCount=1,
-        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": fleetlib.ASG_TAG, "Value": "batch-asg"}]}],
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": fleetlib.ASG_TAG, "Value": "batch-asg"}]}
+        ],
     )["Instances"][0]["InstanceId"]
     with pytest.raises(fleetlib.FleetLookupError, match="Auto Scaling group 'batch-asg'"):
         fleetlib.fleet_of_instance(ec2, iid)
@@ -336,7 +358,11 @@ def test_cut_terminates_fleet_instances_and_restore_is_idempotent(aws):
     members = fleetlib.fleet_instances(ec2, fleet_id)
     fleetlib.cut_capacity(ec2, fleet_id)
     assert target(fleet_id) == 0
-    states = [i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=members)["Reservations"] for i in r["Instances"]]
+    states = [
+        i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=members)["Reservations"]
+        for i in r["Instances"]
+    ]
     assert states == ["terminated", "terminated"]
     res = fleetlib.restore_capacity(ec2, fleet_id, 2, sleep=lambda s: None)
     assert (res.restored, res.detail, target(fleet_id)) == (True, "restored", 2)
@@ -423,10 +449,32 @@ def test_resubmission_is_proven_end_to_end(stack, dirs):
     on_disk = json.loads((dirs["reports_dir"] / "chaos-latest.json").read_text())
     assert on_disk["passed"] is True and on_disk["run_id"] == exp.run_id
     assert (dirs["reports_dir"] / f"chaos-{exp.run_id}.json").exists()
+    # progress went to the terminal, with state changes and elapsed seconds
+    progress = exp.console.file.getvalue()
+    assert f"job {report['original_job_id']}: SUBMITTED -> RUNNING" in progress
+    assert "action: TargetCapacity 2 -> 0" in progress
+
+
+@pytest.mark.parametrize(
+    ("report", "code"),
+    [
+        ({"passed": True, "capacity_restored": True}, 0),
+        ({"passed": False, "capacity_restored": True, "failure_reason": "timed out"}, 1),
+        ({"passed": False, "capacity_restored": False, "failure_reason": "x"}, 3),
+        ({"passed": False, "capacity_restored": True, "interrupted": "SIGTERM"}, 130),
+    ],
+)
+def test_cli_exit_code_follows_the_report(monkeypatch, report, code):
+    monkeypatch.setattr(SpotExperiment, "run", lambda self: dict(report, run_id="chaos-t"))
+    res = CliRunner().invoke(_chaos_group(), ["spot", "--env", "local"])
+    assert res.exit_code == code
+    assert ("PASS" if report["passed"] else "FAIL") in res.output
 
 
 def test_native_retry_is_proven_on_the_same_job(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], attempts=3, lambda_resubmit=False, tag_instances=False)
+    plane = DataPlane(
+        stack["fleet_id"], stack["cluster"], attempts=3, lambda_resubmit=False, tag_instances=False
+    )
     submitted = []
     report = experiment(stack, dirs, plane, submit_params=submitted, native_retry=True).run()
     assert report["passed"], report["failure_reason"]
@@ -514,9 +562,59 @@ def test_interrupt_after_the_cut_still_restores_capacity(stack, dirs):
 def test_steady_state_deviation_stops_before_any_change(stack, dirs):
     client("batch").update_job_queue(jobQueue=stack["queue"], state="DISABLED")
     submitted = []
-    report = experiment(stack, dirs, DataPlane(stack["fleet_id"], stack["cluster"]), submit_params=submitted).run()
+    report = experiment(
+        stack, dirs, DataPlane(stack["fleet_id"], stack["cluster"]), submit_params=submitted
+    ).run()
     assert report["passed"] is False
     assert "steady-state hypothesis not met before the method" in report["failure_reason"]
     probe = report["steady_state"]["before"][0]
     assert (probe["name"], probe["ok"]) == ("job-queue-valid-and-enabled", False)
     assert submitted == [] and target(stack["fleet_id"]) == 2
+
+
+def test_adopted_job_is_proven_and_its_resubmission_left_running(stack, dirs):
+    plane = DataPlane(stack["fleet_id"], stack["cluster"])
+    mine = client("batch").submit_job(
+        jobName="nightly-backtest",
+        jobQueue=stack["queue"],
+        jobDefinition=stack["outputs"]["job_definition_arn"],
+        containerOverrides={"command": ["python", "backtest.py"]},
+    )["jobId"]
+    submitted = []
+    report = experiment(stack, dirs, plane, submit_params=submitted, job_id=mine).run()
+    assert report["passed"], report["failure_reason"]
+    assert report["original_job_id"] == mine and submitted == []
+    recovered = job(report["recovered_job_id"])
+    assert recovered["status"] == "RUNNING"  # user work: not terminated by the cleanup
+    assert recovered["container"]["command"] == ["python", "backtest.py"]
+
+
+def test_adopting_a_finished_job_is_refused_without_report(stack, dirs):
+    mine = client("batch").submit_job(
+        jobName="done", jobQueue=stack["queue"], jobDefinition=stack["outputs"]["job_definition_arn"]
+    )["jobId"]
+    batch_models.batch_backends[DEFAULT_ACCOUNT_ID][REGION]._jobs[mine].status = "SUCCEEDED"
+    with pytest.raises(ChaosUsageError, match="adopt an active job"):
+        experiment(stack, dirs, job_id=mine).run()
+    assert not dirs["reports_dir"].exists()
+    assert target(stack["fleet_id"]) == 2
+
+
+def test_sigterm_after_the_cut_restores_capacity_and_handlers(stack, dirs):
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    plane = DataPlane(stack["fleet_id"], stack["cluster"])
+
+    def sigterm_once_cut():
+        if target(stack["fleet_id"]) == 0:
+            plane.on_step = None
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    plane.on_step = sigterm_once_cut
+    report = experiment(stack, dirs, plane).run()
+    assert report["interrupted"] == "SIGTERM" and report["passed"] is False
+    assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
+    assert not dirs["state_path"].exists()
+    assert signal.getsignal(signal.SIGTERM) is before

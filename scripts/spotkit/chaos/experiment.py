@@ -569,10 +569,13 @@ class SpotExperiment:
             f"run {self.run_id}: Spot capacity cut in env {cfg.env!r}, proving {self.recovery_mode}", "bold"
         )
         self.outputs = self._outputs()
-        if not self._activity("probe", "steady-state-hypothesis-before", self.steady_state, "before"):
+        if not self.steady_state("before"):
             raise ExperimentFailed("steady-state hypothesis not met before the method; nothing was changed")
 
-        job = self._activity("probe", "submit-or-adopt-probe-job", self._submit_or_adopt)
+        if cfg.job_id:
+            job = self._activity("probe", "adopt-job", self._submit_or_adopt)
+        else:  # an action; its undo is terminate-probe-jobs
+            job = self._activity("action", "submit-probe-job", self._submit_or_adopt)
         self._owns_original = not cfg.job_id
         self.report["original_job_id"] = job["jobId"]
         job = self._activity("probe", "wait-for-running", self._wait_running, job["jobId"], "probe job")
@@ -639,7 +642,7 @@ class SpotExperiment:
 
         if not self._restored:
             raise ExperimentFailed("Spot Fleet target capacity was not restored")
-        if not self._activity("probe", "steady-state-hypothesis-after", self.steady_state, "after"):
+        if not self.steady_state("after"):
             raise ExperimentFailed("steady-state hypothesis not met after the method")
 
     # ------------------------------------------------------------------ run
@@ -675,6 +678,7 @@ class SpotExperiment:
         }
         self._guard()
         self._owns_original = False
+        self._skip_report = False
 
         def on_signal(signum, frame):
             raise ExperimentInterrupted(signal.Signals(signum).name)
@@ -685,6 +689,7 @@ class SpotExperiment:
             self.report["passed"] = True
         except ChaosUsageError as exc:
             if not self._cut and not self._created_jobs:
+                self._skip_report = True  # refused before changing anything
                 raise
             self.report["failure_reason"] = str(exc)
         except ExperimentFailed as exc:
@@ -725,4 +730,5 @@ class SpotExperiment:
                 self.report["finished_at"] = statelib.utcnow()
                 if deferred:
                     self.report["deferred_signals"] = deferred
-                self.report["report_path"] = str(write_report(self.report, self.reports_dir))
+                if not self._skip_report:
+                    self.report["report_path"] = str(write_report(self.report, self.reports_dir))
