@@ -1,0 +1,247 @@
+"""Terraform for a spotkit environment: init / plan / apply / destroy / outputs.
+
+Built on python-terraform 0.10.1 (``python_terraform.Terraform``) with its Terraform 1.x quirks
+handled here: ``apply`` needs ``skip_plan=True`` (else it passes ``-auto-approve=false``),
+``destroy`` needs ``force=IsNotFlagged, auto_approve=True``, ``plan`` always passes
+``-detailed-exitcode`` (exit 2 = changes present) and ``output("name")`` is broken (we read
+``terraform output -json`` instead).
+
+Every command first runs :func:`spotkit.toolchain.ensure` (Terraform binary, offline provider
+mirror, ``TF_CLI_CONFIG_FILE``) and :func:`spotkit.envs.render`, streams Terraform's own output to
+the terminal, and ends with one line giving the elapsed seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Dict, Iterator, Optional
+
+import click
+from python_terraform import IsFlagged, IsNotFlagged, Terraform
+
+from spotkit import envs, toolchain
+
+
+class TerraformFailed(click.ClickException):
+    """Terraform exited non-zero; ``exit_code`` is Terraform's own exit code."""
+
+    def __init__(self, command: str, env: str, code: int):
+        super().__init__(f"terraform {command} failed for environment {env!r} (exit code {code})")
+        self.exit_code = code
+
+
+@contextlib.contextmanager
+def _terraform(env_name: str, command: str) -> Iterator[tuple]:
+    """Prepare toolchain + rendered root; yield ``(Terraform, Environment)``; report elapsed time."""
+    tc = toolchain.ensure(quiet=True)
+    root = envs.render(env_name)
+    env = envs.load_environment(env_name)
+    saved = {k: os.environ.get(k) for k in tc.env()}
+    os.environ.update(tc.env())  # python-terraform copies os.environ into the subprocess
+    start = time.monotonic()
+    ok = False
+    try:
+        yield Terraform(working_dir=str(root), terraform_bin_path=str(tc.terraform)), env
+        ok = True
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if command != "output":
+            status = "done" if ok else "failed"
+            click.echo(f"[tf] {command} {env_name}: {status} in {time.monotonic() - start:.1f} s", err=True)
+
+
+def _color() -> object:
+    return IsNotFlagged if sys.stdout.isatty() else IsFlagged
+
+
+def _refuse_placeholders(env: envs.Environment) -> None:
+    holes = env.placeholders()
+    if holes and not env.emulator:
+        raise envs.SettingsError(
+            f"environment {env.name!r} still has placeholder settings: {', '.join(holes)} "
+            "(edit settings.yaml)")
+
+
+def _check(code: int, command: str, env: str, ok=(0,)) -> int:
+    if code not in ok:
+        raise TerraformFailed(command, env, code)
+    return code
+
+
+def init(env: str = "local") -> None:
+    """``terraform init`` in ``terraform/<env>/`` (``-reconfigure`` for emulator environments,
+    whose local state path follows the emulator port).
+
+    Raises:
+        spotkit.envs.SettingsError: unknown environment or placeholders left in its settings.
+        TerraformFailed: Terraform exited non-zero.
+    """
+    with _terraform(env, "init") as (tf, e):
+        _refuse_placeholders(e)
+        code, _, _ = tf.init(reconfigure=IsFlagged if e.emulator else IsNotFlagged,
+                             no_color=_color(), capture_output=False)
+        _check(code, "init", env)
+
+
+def _ensure_init(tf: Terraform, e: envs.Environment) -> None:
+    code, _, _ = tf.init(reconfigure=IsFlagged if e.emulator else IsNotFlagged, no_color=_color(),
+                         capture_output=False)
+    _check(code, "init", e.name)
+
+
+def plan(env: str = "local", variables: Optional[Dict[str, str]] = None) -> int:
+    """``terraform plan -detailed-exitcode``; return 0 (no changes) or 2 (changes present).
+
+    ``variables`` are extra ``-var`` values on top of the rendered tfvars.
+
+    Raises:
+        TerraformFailed: Terraform exited 1 (error).
+    """
+    with _terraform(env, "plan") as (tf, e):
+        _refuse_placeholders(e)
+        _ensure_init(tf, e)
+        code, _, _ = tf.plan(var=variables or None, no_color=_color(), capture_output=False)
+        return _check(code, "plan", env, ok=(0, 2))
+
+
+def apply(env: str = "local", variables: Optional[Dict[str, str]] = None) -> None:
+    """``terraform apply -auto-approve`` (init first).
+
+    Raises:
+        TerraformFailed: Terraform exited non-zero.
+    """
+    with _terraform(env, "apply") as (tf, e):
+        _refuse_placeholders(e)
+        _ensure_init(tf, e)
+        code, _, _ = tf.apply(skip_plan=True, var=variables or None, no_color=_color(), capture_output=False)
+        _check(code, "apply", env)
+
+
+def destroy(env: str = "local", variables: Optional[Dict[str, str]] = None,
+            i_know_this_is_prod: bool = False) -> None:
+    """``terraform destroy -auto-approve`` (init first). Refuses ``prod`` unless
+    ``i_know_this_is_prod``.
+
+    Raises:
+        click.UsageError: ``env`` is prod without the confirmation flag.
+        TerraformFailed: Terraform exited non-zero.
+    """
+    if env == "prod" and not i_know_this_is_prod:
+        raise click.UsageError("refusing to destroy prod without --i-know-this-is-prod")
+    with _terraform(env, "destroy") as (tf, e):
+        _refuse_placeholders(e)
+        _ensure_init(tf, e)
+        code, _, _ = tf.destroy(force=IsNotFlagged, auto_approve=True, var=variables or None,
+                                no_color=_color(), capture_output=False)
+        _check(code, "destroy", env)
+
+
+def outputs(env: str = "local") -> dict:
+    """Root outputs of ``env`` as ``{name: value}`` (from ``terraform output -json``).
+
+    Empty when nothing was applied yet.
+
+    Raises:
+        TerraformFailed: Terraform exited non-zero (e.g. the root was never initialised).
+    """
+    with _terraform(env, "output") as (tf, _e):
+        code, out, err = tf.output_cmd(json=IsFlagged, no_color=IsFlagged)
+        if code != 0:
+            click.echo(err, err=True, nl=False)
+            raise TerraformFailed("output", env, code)
+        return {name: meta.get("value") for name, meta in json.loads(out or "{}").items()}
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+_env_option = click.option("--env", "env_name", default="local", show_default=True,
+                           help="Environment name from settings.yaml.")
+_var_option = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+                           help="Extra Terraform variable (string), e.g. lambda_zip_path=/tmp/x.zip.")
+
+
+def _vars(pairs) -> Optional[Dict[str, str]]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--var")
+        k, v = pair.split("=", 1)
+        out[k] = v
+    return out or None
+
+
+def _exit_with(exc: TerraformFailed):
+    exc.show()
+    sys.exit(exc.exit_code)
+
+
+@click.group("tf")
+def tf_group():
+    """Run Terraform for an environment (renders terraform/<env>/ from settings.yaml first)."""
+
+
+@tf_group.command("init")
+@_env_option
+def init_cmd(env_name: str) -> None:
+    """terraform init."""
+    try:
+        init(env_name)
+    except TerraformFailed as exc:
+        _exit_with(exc)
+
+
+@tf_group.command("plan")
+@_env_option
+@_var_option
+def plan_cmd(env_name: str, var_pairs) -> None:
+    """terraform plan; exit code 0 = no changes, 2 = changes present."""
+    try:
+        sys.exit(plan(env_name, _vars(var_pairs)))
+    except TerraformFailed as exc:
+        _exit_with(exc)
+
+
+@tf_group.command("apply")
+@_env_option
+@_var_option
+def apply_cmd(env_name: str, var_pairs) -> None:
+    """terraform apply -auto-approve."""
+    try:
+        apply(env_name, _vars(var_pairs))
+    except TerraformFailed as exc:
+        _exit_with(exc)
+
+
+@tf_group.command("destroy")
+@_env_option
+@_var_option
+@click.option("--i-know-this-is-prod", is_flag=True, help="Required to destroy the prod environment.")
+def destroy_cmd(env_name: str, var_pairs, i_know_this_is_prod: bool) -> None:
+    """terraform destroy -auto-approve."""
+    try:
+        destroy(env_name, _vars(var_pairs), i_know_this_is_prod=i_know_this_is_prod)
+    except TerraformFailed as exc:
+        _exit_with(exc)
+
+
+@tf_group.command("outputs")
+@_env_option
+def outputs_cmd(env_name: str) -> None:
+    """Print `terraform output -json` ({name: {value, type, sensitive}})."""
+    with _terraform(env_name, "output") as (tf, _e):
+        code, out, err = tf.output_cmd(json=IsFlagged, no_color=IsFlagged)
+    if code != 0:
+        click.echo(err, err=True, nl=False)
+        _exit_with(TerraformFailed("output", env_name, code))
+    click.echo(out.rstrip())
+
+
+tf_group.add_command(outputs_cmd, "output")
