@@ -24,7 +24,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import click
 import jinja2
@@ -69,7 +69,7 @@ class Environment:
     name: str
     region: str
     emulator: bool
-    settings: Dict[str, Any]
+    settings: dict[str, Any]
     root_dir: Path
 
     @property
@@ -77,9 +77,9 @@ class Environment:
         """Name prefix of the environment's resources (settings ``name``, default ``spotkit-<env>``)."""
         return self.settings.get("name") or f"spotkit-{self.name}"
 
-    def placeholders(self) -> List[str]:
+    def placeholders(self) -> list[str]:
         """Dotted paths of settings that still hold a ``REPLACE-ME`` placeholder."""
-        found: List[str] = []
+        found: list[str] = []
 
         def walk(value: Any, path: str) -> None:
             if isinstance(value, dict):
@@ -94,7 +94,7 @@ class Environment:
         walk(self.settings, "")
         return found
 
-    def state_path(self) -> Optional[Path]:
+    def state_path(self) -> Path | None:
         """Local backend state file (emulator environments only), per emulator port."""
         if self.settings.get("backend", {}).get("type", "local") != "local":
             return None
@@ -103,7 +103,7 @@ class Environment:
         return paths.STATE_DIR / f"{self.name}-{emulator_port()}" / "terraform.tfstate"
 
 
-def _deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -113,7 +113,7 @@ def _deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any
     return out
 
 
-def load_settings(path: Optional[Path] = None) -> Dict[str, Any]:
+def load_settings(path: Path | None = None) -> dict[str, Any]:
     """Parse settings.yaml (``path`` or :data:`spotkit.paths.SETTINGS_FILE`).
 
     Raises:
@@ -156,7 +156,7 @@ def load_environment(name: str) -> Environment:
     )
 
 
-def locked_aws_version(root_dir: Path) -> Optional[str]:
+def locked_aws_version(root_dir: Path) -> str | None:
     """hashicorp/aws version pinned by ``root_dir/.terraform.lock.hcl`` (None without a lock)."""
     lock = root_dir / ".terraform.lock.hcl"
     if not lock.exists():
@@ -202,7 +202,7 @@ def _check(env: Environment, aws_major: int) -> None:
             "upgrade the provider (terraform init -upgrade) first")
 
 
-def render_files(env: Environment) -> Dict[str, str]:
+def render_files(env: Environment) -> dict[str, str]:
     """The rendered files of ``env``: file name -> content (nothing is written).
 
     Raises:

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Iterator, Optional
+from collections.abc import Iterator
 
 import click
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
@@ -97,7 +97,7 @@ def _ensure_init(tf: Terraform, e: envs.Environment) -> None:
     _check(code, "init", e.name)
 
 
-def plan(env: str = "local", variables: Optional[Dict[str, str]] = None) -> int:
+def plan(env: str = "local", variables: dict[str, str] | None = None) -> int:
     """``terraform plan -detailed-exitcode``; return 0 (no changes) or 2 (changes present).
 
     ``variables`` are extra ``-var`` values on top of the rendered tfvars.
@@ -112,7 +112,7 @@ def plan(env: str = "local", variables: Optional[Dict[str, str]] = None) -> int:
         return _check(code, "plan", env, ok=(0, 2))
 
 
-def apply(env: str = "local", variables: Optional[Dict[str, str]] = None) -> None:
+def apply(env: str = "local", variables: dict[str, str] | None = None) -> None:
     """``terraform apply -auto-approve`` (init first).
 
     Raises:
@@ -125,7 +125,7 @@ def apply(env: str = "local", variables: Optional[Dict[str, str]] = None) -> Non
         _check(code, "apply", env)
 
 
-def destroy(env: str = "local", variables: Optional[Dict[str, str]] = None,
+def destroy(env: str = "local", variables: dict[str, str] | None = None,
             i_know_this_is_prod: bool = False) -> None:
     """``terraform destroy -auto-approve`` (init first). Refuses ``prod`` unless
     ``i_know_this_is_prod``.
@@ -168,7 +168,7 @@ _var_option = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VA
                            help="Extra Terraform variable (string), e.g. lambda_zip_path=/tmp/x.zip.")
 
 
-def _vars(pairs) -> Optional[Dict[str, str]]:
+def _vars(pairs) -> dict[str, str] | None:
     out = {}
     for pair in pairs:
         if "=" not in pair:
