@@ -282,3 +282,27 @@ def test_duplicate_delivery_submits_once_with_idempotency_table(resubmit_app, la
     assert second["decision"] == "skipped_duplicate"
     assert second["newJobId"] == first["newJobId"]
     assert _all_jobs(batch, batch_resources.job_queue_arn) == [first["newJobId"]]
+
+
+@pytest.mark.parametrize("reason, expected", [
+    ("Host EC2 (instance i-0123456789abcdef0) terminated.", True),
+    ("Host EC2 (instance i-04b17daec78ef4a0b) terminated.", True),
+    ("Your Spot Task was interrupted.", True),
+    ("host ec2 (instance i-0123456789abcdef0) terminated.", False),  # case-sensitive
+    ("Essential container in task exited", False),
+    ("Task failed due to container exit code 137", False),
+    ("Job attempt duration exceeded timeout", False),
+    ("Terminated by user", False),
+    ("CannotPullContainerError: not found", False),
+    ("DockerTimeoutError: timed out", False),
+    ("Dependent Job failed", False),
+    ("Array Child Job failed", False),
+    ("ResourceInitializationError: unable to pull secrets", False),
+    ("", False),
+])
+def test_spotkit_classify_shares_the_function_classifier(reason, expected, monkeypatch):
+    from spotkit import classify
+
+    monkeypatch.delenv("SPOTKIT_RECLAIM_PATTERNS", raising=False)
+    assert classify.is_reclaim_reason(reason) is expected
+    assert classify.TAG_RESUBMISSION_COUNT == "spotkit:resubmission-count"
