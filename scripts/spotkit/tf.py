@@ -37,9 +37,11 @@ class TerraformFailed(click.ClickException):
 @contextlib.contextmanager
 def _terraform(env_name: str, command: str) -> Iterator[tuple]:
     """Prepare toolchain + rendered root; yield ``(Terraform, Environment)``; report elapsed time."""
+    env = envs.load_environment(env_name)
+    if command != "output":
+        _refuse_placeholders(env)
     tc = toolchain.ensure(quiet=True)
     root = envs.render(env_name)
-    env = envs.load_environment(env_name)
     saved = {k: os.environ.get(k) for k in tc.env()}
     os.environ.update(tc.env())  # python-terraform copies os.environ into the subprocess
     start = time.monotonic()
@@ -85,10 +87,7 @@ def init(env: str = "local") -> None:
         TerraformFailed: Terraform exited non-zero.
     """
     with _terraform(env, "init") as (tf, e):
-        _refuse_placeholders(e)
-        code, _, _ = tf.init(reconfigure=IsFlagged if e.emulator else IsNotFlagged,
-                             no_color=_color(), capture_output=False)
-        _check(code, "init", env)
+        _ensure_init(tf, e)
 
 
 def _ensure_init(tf: Terraform, e: envs.Environment) -> None:
@@ -106,7 +105,6 @@ def plan(env: str = "local", variables: dict[str, str] | None = None) -> int:
         TerraformFailed: Terraform exited 1 (error).
     """
     with _terraform(env, "plan") as (tf, e):
-        _refuse_placeholders(e)
         _ensure_init(tf, e)
         code, _, _ = tf.plan(var=variables or None, no_color=_color(), capture_output=False)
         return _check(code, "plan", env, ok=(0, 2))
@@ -119,7 +117,6 @@ def apply(env: str = "local", variables: dict[str, str] | None = None) -> None:
         TerraformFailed: Terraform exited non-zero.
     """
     with _terraform(env, "apply") as (tf, e):
-        _refuse_placeholders(e)
         _ensure_init(tf, e)
         code, _, _ = tf.apply(skip_plan=True, var=variables or None, no_color=_color(), capture_output=False)
         _check(code, "apply", env)
@@ -137,7 +134,6 @@ def destroy(env: str = "local", variables: dict[str, str] | None = None,
     if env == "prod" and not i_know_this_is_prod:
         raise click.UsageError("refusing to destroy prod without --i-know-this-is-prod")
     with _terraform(env, "destroy") as (tf, e):
-        _refuse_placeholders(e)
         _ensure_init(tf, e)
         code, _, _ = tf.destroy(force=IsNotFlagged, auto_approve=True, var=variables or None,
                                 no_color=_color(), capture_output=False)
