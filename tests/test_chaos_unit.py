@@ -159,6 +159,7 @@ class DataPlane:
         self.ecs = ecs_backends[DEFAULT_ACCOUNT_ID][REGION]
         self.resubmitted = []
         self.on_step = None
+        self.rename = False  # resubmit under another job name
 
     def _host(self):
         running = [
@@ -201,7 +202,7 @@ class DataPlane:
     def _resubmit(self, job):
         tags = self.batch.list_tags_for_resource(job.arn)
         new = client("batch").submit_job(
-            jobName=job.job_name,
+            jobName=job.job_name + ("-again" if self.rename else ""),
             jobQueue=job.job_queue.arn,
             jobDefinition=job.job_definition.arn,
             containerOverrides={"command": job.container_overrides["command"]},
@@ -618,3 +619,13 @@ def test_sigterm_after_the_cut_restores_capacity_and_handlers(stack, dirs):
     assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
     assert not dirs["state_path"].exists()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_renamed_resubmission_is_found_by_the_status_scan(stack, dirs):
+    plane = DataPlane(stack["fleet_id"], stack["cluster"])
+    plane.rename = True
+    report = experiment(stack, dirs, plane).run()
+    assert report["passed"], report["failure_reason"]
+    assert report["recovered_job_id"] == plane.resubmitted[0]
+    assert job(report["recovered_job_id"])["jobName"].endswith("-again")
+    assert report["seconds_to_recovery"] - report["seconds_to_failure"] >= 8  # the 10th search call

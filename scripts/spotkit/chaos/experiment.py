@@ -178,6 +178,7 @@ class SpotExperiment:
         self._t0 = clock()
         self._last_status: dict = {}
         self._rejected_jobs: set = set()
+        self._search_calls = 0
         self._created_jobs: list = []
         self._state: statelib.ChaosState | None = None
         self._cut = False
@@ -405,13 +406,24 @@ class SpotExperiment:
         return None
 
     def _find_resubmission(self, original: dict) -> dict | None:
+        """The job on the original's queue tagged ``spotkit:previous-job-id=<original id>``, or None.
+
+        Lists the queue with the JOB_NAME filter (the resubmission keeps the job name; with a filter,
+        ListJobs returns jobs in every status); every 10th call it lists each status instead, in
+        case a resubmission was renamed. Jobs already seen without the tag are not described again.
+        https://docs.aws.amazon.com/batch/latest/APIReference/API_ListJobs.html
+        """
         batch = self.client("batch")
         orig_id = original["jobId"]
+        self._search_calls += 1
+        listings = []
+        if original.get("jobName") and self._search_calls % 10 != 0:
+            listings.append({"filters": [{"name": "JOB_NAME", "values": [original["jobName"]]}]})
+        else:
+            listings.extend({"jobStatus": status} for status in JOB_STATUSES)
         candidates = []
-        for status in JOB_STATUSES:
-            for page in batch.get_paginator("list_jobs").paginate(
-                jobQueue=original["jobQueue"], jobStatus=status
-            ):
+        for extra in listings:
+            for page in batch.get_paginator("list_jobs").paginate(jobQueue=original["jobQueue"], **extra):
                 for summary in page.get("jobSummaryList", []):
                     jid = summary["jobId"]
                     if jid != orig_id and jid not in self._rejected_jobs and jid not in candidates:
