@@ -70,7 +70,7 @@ def test_zip_layout(function_copy, tmp_path, cache_dir):
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert {"app.py", "reclaim.py", "aws_lambda_powertools/__init__.py"} <= set(names)
-    assert "requirements.txt" not in names
+    assert "requirements.txt" not in names and "README.md" not in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in names if n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json")) or n.startswith("bin/")]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}

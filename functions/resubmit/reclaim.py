@@ -374,6 +374,8 @@ def build_submit_request(job: JobStateChange, lineage: Lineage,
     - ``containerOverrides.instanceType``: SubmitJob accepts it only for multi-node parallel jobs,
       which this function does not resubmit (API_ContainerOverrides).
     - ``arrayProperties``: see the array-child note above.
+    - ``secrets``, image, volumes and the rest of the container: they come from the job definition
+      revision, which is reused as is (secrets cannot be overridden at submit time anyway).
 
     ``inherited_tags`` (e.g. the array parent's tags, which Batch does not copy onto children) are
     used under the job's own tags.

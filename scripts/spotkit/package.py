@@ -48,10 +48,12 @@ HANDLER_FILES = ("app.py", "handler.py", "lambda_function.py")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 DEFLATE_LEVEL = 9
-#: Folder names never packaged (caches, tests, VCS).
+#: Folder names never packaged from a function's own folder (caches, tests, VCS); vendored
+#: packages only lose ``__pycache__``.
 EXCLUDED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", "tests"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
-EXCLUDED_NAMES = frozenset({"requirements.txt", ".DS_Store"})
+#: Files of a function's own folder that are not code (docs, the requirements themselves).
+EXCLUDED_NAMES = frozenset({"requirements.txt", "README.md", ".DS_Store"})
 #: pip's per-install records under ``*.dist-info/``; they vary by machine and are unused at runtime.
 SCRUBBED_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 VENDOR_CACHE_DIR = STATE_DIR / "vendor-cache"
@@ -160,7 +162,7 @@ def vendor(requirements: Path, cache_dir: Path | None = None) -> Path | None:
 def _collect(root: Path, *, source: bool) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in (EXCLUDED_DIRS if source else {"__pycache__"}))
         for name in filenames:
             if name.endswith(EXCLUDED_SUFFIXES) or (source and name in EXCLUDED_NAMES):
                 continue
