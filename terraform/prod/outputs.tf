@@ -68,3 +68,8 @@ output "alert_topic_arn" {
   description = "ARN of the SNS alert topic."
   value       = module.spotkit.alert_topic_arn
 }
+
+output "ecs_cluster_arn" {
+  description = "ARN of the ECS cluster behind the Spot compute environment."
+  value       = module.spotkit.ecs_cluster_arn
+}
