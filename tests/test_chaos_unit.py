@@ -629,3 +629,18 @@ def test_renamed_resubmission_is_found_by_the_status_scan(stack, dirs):
     assert report["recovered_job_id"] == plane.resubmitted[0]
     assert job(report["recovered_job_id"])["jobName"].endswith("-again")
     assert report["seconds_to_recovery"] - report["seconds_to_failure"] >= 8  # the 10th search call
+
+
+def test_unreadable_outputs_refuse_before_any_change(aws, dirs):
+    def outputs(env):
+        raise RuntimeError("terraform output failed")
+
+    exp = SpotExperiment(
+        ExperimentConfig(), outputs=outputs, client_factory=client, console=Console(quiet=True), **dirs
+    )
+    with pytest.raises(ChaosUsageError, match="terraform output failed"):
+        exp.run()
+    exp = SpotExperiment(ExperimentConfig(), outputs={"job_queue_arn": "q"}, client_factory=client, **dirs)
+    with pytest.raises(ChaosUsageError, match="neither job_definition_arn nor job_definition_name"):
+        exp.run()
+    assert not dirs["reports_dir"].exists()

@@ -66,7 +66,12 @@ def spot_cmd(
     Steady-state hypothesis: job queue and compute environment VALID/ENABLED. Method: probe job
     RUNNING -> TargetCapacity 0 -> statusReason 'Host EC2 (instance i-...) terminated.' -> capacity
     restored -> a resubmitted job (or, with --native-retry, a new attempt) RUNNING. Rollbacks run on
-    every exit path. Writes reports/chaos-latest.json. Exit 0 only on PASS.
+    every exit path. Writes reports/chaos-latest.json (and a copy per run id).
+
+    \b
+    Exit codes: 0 PASS; 1 FAIL (capacity restored); 2 refused before any change;
+    3 FAIL with the Spot Fleet capacity NOT restored (run `spotkit chaos rollback`);
+    130 interrupted (rollbacks ran).
     """
     from spotkit.chaos.experiment import ChaosUsageError, ExperimentConfig, SpotExperiment
     from spotkit.chaos.report import render_summary

@@ -580,7 +580,6 @@ class SpotExperiment:
         self.log(
             f"run {self.run_id}: Spot capacity cut in env {cfg.env!r}, proving {self.recovery_mode}", "bold"
         )
-        self.outputs = self._outputs()
         if not self.steady_state("before"):
             raise ExperimentFailed("steady-state hypothesis not met before the method; nothing was changed")
 
@@ -689,6 +688,13 @@ class SpotExperiment:
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         }
         self._guard()
+        try:
+            self.outputs = self._outputs()
+            self.client("batch")  # unknown environment, bad settings: refuse before anything runs
+        except ChaosUsageError:
+            raise
+        except Exception as exc:
+            raise ChaosUsageError(f"env {cfg.env!r} is not usable: {type(exc).__name__}: {exc}") from exc
         self._owns_original = False
         self._skip_report = False
 

@@ -79,7 +79,7 @@ def render_summary(report: dict, console: Console) -> None:
     for when in ("before", "after"):
         for probe in (report.get("steady_state") or {}).get(when, []):
             mark = "ok" if probe.get("ok") else "DEVIATED"
-            rows.append((f"steady state {when}: {probe.get('name')}", f"{probe.get('value')} ({mark})"))
+            rows.append((f"{probe.get('name')} ({when})", f"{probe.get('value')} ({mark})"))
     for key, value in rows:
         table.add_row(key, _fmt(value))
     if not passed:
