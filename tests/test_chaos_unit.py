@@ -449,7 +449,7 @@ def test_resubmission_is_proven_end_to_end(stack, dirs):
     assert not dirs["state_path"].exists()
     on_disk = json.loads((dirs["reports_dir"] / "chaos-latest.json").read_text())
     assert on_disk["passed"] is True and on_disk["run_id"] == exp.run_id
-    assert (dirs["reports_dir"] / f"chaos-{exp.run_id}.json").exists()
+    assert (dirs["reports_dir"] / f"{exp.run_id}.json").exists()
     # progress went to the terminal, with state changes and elapsed seconds
     progress = exp.console.file.getvalue()
     assert f"job {report['original_job_id']}: SUBMITTED -> RUNNING" in progress

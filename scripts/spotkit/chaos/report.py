@@ -1,4 +1,4 @@
-"""The experiment report: ``reports/chaos-latest.json`` plus ``reports/chaos-<run id>.json``.
+"""The experiment report: ``reports/chaos-latest.json`` plus ``reports/<run id>.json``.
 
 Report keys (JSON object): ``passed`` (bool), ``recovery`` ("native-retry" | "resubmitted"), ``env``,
 ``run_id``, ``started_at``/``finished_at`` (ISO 8601 UTC), ``original_job_id``, ``recovered_job_id``,
@@ -25,13 +25,14 @@ LATEST = "chaos-latest.json"
 
 
 def write_report(report: dict, reports_dir: Path | None = None) -> Path:
-    """Write ``report`` atomically as ``chaos-latest.json`` and ``chaos-<run_id>.json``.
+    """Write ``report`` atomically as ``chaos-latest.json`` and ``<run_id>.json`` (run ids start ``chaos-``).
 
     Returns the path of ``chaos-latest.json``. Raises OSError when the folder is not writable.
     """
     folder = Path(reports_dir or paths.REPORTS_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(folder / f"chaos-{report.get('run_id') or 'unknown'}.json", report)
+    run_id = str(report.get("run_id") or "unknown")
+    atomic_write_json(folder / f"{run_id if run_id.startswith('chaos-') else 'chaos-' + run_id}.json", report)
     latest = folder / LATEST
     atomic_write_json(latest, report)
     return latest
