@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -86,6 +87,9 @@ class Emulator:
         self.dispatcher = None
 
     def start(self) -> "Emulator":
+        # AWS-managed IAM policies (AWSBatchServiceRole, AmazonEC2SpotFleetTaggingRole, ...) exist
+        # in every account; moto loads them only when asked.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         from moto.awslambda.models import lambda_backends
         from moto.batch.models import batch_backends
         from moto.ec2.models import ec2_backends

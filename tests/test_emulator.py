@@ -1,0 +1,284 @@
+"""The emulator's Batch-on-Spot data plane, asserted through the public AWS APIs (boto3).
+
+One emulator per module on a free port; each test builds what it needs with unique names.
+Events are observed the way a user would: an EventBridge rule with an SQS target.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+import uuid
+import zipfile
+
+import boto3
+import pytest
+
+from spotkit.emulator.server import Emulator, EmulatorConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    cfg = EmulatorConfig(port=_free_port(), work_dir=tmp_path_factory.mktemp("emulator"), tick_seconds=0.1,
+                         dwell_seconds=0.2, scale_delay_seconds=0.3, boot_seconds=0.3, idle_seconds=2.0,
+                         lambda_backoff_seconds=0.1)
+    emu = Emulator(cfg).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(emulator):
+    kw = dict(endpoint_url=emulator.config.endpoint, region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    return {n: boto3.client(n, **kw) for n in ("batch", "ec2", "ecs", "iam", "events", "sqs", "lambda")}
+
+
+@pytest.fixture(scope="module")
+def network(aws):
+    ec2 = aws["ec2"]
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
+    iam = aws["iam"]
+    service = iam.create_role(RoleName="svc", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fleet = iam.create_role(RoleName="fleet", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    profile = iam.create_instance_profile(InstanceProfileName="ecs")["InstanceProfile"]["Arn"]
+    return {"subnet": subnet, "sg": sg, "service": service, "fleet": fleet, "profile": profile}
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_stack(aws, network, ce_type="SPOT", max_vcpus=8, retry=None, command=None, allocation="BEST_FIT"):
+    """CE + queue + job definition; returns names/ARNs."""
+    batch = aws["batch"]
+    resources = {"type": ce_type, "minvCpus": 0, "maxvCpus": max_vcpus, "instanceTypes": ["m5.large"],
+                 "subnets": [network["subnet"]], "securityGroupIds": [network["sg"]],
+                 "instanceRole": network["profile"], "tags": {"team": "data"}}
+    if ce_type == "SPOT":
+        resources["spotIamFleetRole"] = network["fleet"]
+        if allocation:
+            resources["allocationStrategy"] = allocation
+    ce = batch.create_compute_environment(computeEnvironmentName=_name("ce"), type="MANAGED", state="ENABLED",
+                                          serviceRole=network["service"], computeResources=resources)
+    queue = batch.create_job_queue(jobQueueName=_name("q"), state="ENABLED", priority=1,
+                                   computeEnvironmentOrder=[{"order": 1,
+                                                             "computeEnvironment": ce["computeEnvironmentArn"]}])
+    props = {"image": "busybox", "command": command or ["sh", "-c", "sleep Ref::seconds"],
+             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]}
+    kwargs = {"retryStrategy": retry} if retry else {}
+    jd = aws["batch"].register_job_definition(jobDefinitionName=_name("jd"), type="container",
+                                              containerProperties=props, parameters={"seconds": "60"}, **kwargs)
+    return {"ce": ce["computeEnvironmentArn"], "ce_name": ce["computeEnvironmentName"],
+            "queue": queue["jobQueueArn"], "queue_name": queue["jobQueueName"], "jd": jd["jobDefinitionArn"]}
+
+
+def wait_job(batch, job_id, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        if predicate(job):
+            return job, seen
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never matched; statuses seen {seen}; last {job}")
+
+
+def instance_of(aws, job):
+    ce_arn = None
+    for ce in aws["batch"].describe_compute_environments()["computeEnvironments"]:
+        cluster = ce.get("ecsClusterArn")
+        if cluster and cluster.split("/")[-1] in job["container"]["containerInstanceArn"]:
+            ce_arn = cluster
+    ci = aws["ecs"].describe_container_instances(cluster=ce_arn,
+                                                 containerInstances=[job["container"]["containerInstanceArn"]])
+    return ci["containerInstances"][0]["ec2InstanceId"]
+
+
+def event_queue(aws, pattern):
+    """An SQS queue receiving every event that matches ``pattern`` on the default bus."""
+    name = _name("events")
+    url = aws["sqs"].create_queue(QueueName=name)["QueueUrl"]
+    arn = aws["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = _name("rule")
+    aws["events"].put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+    aws["events"].put_targets(Rule=rule, Targets=[{"Id": "sqs", "Arn": arn}])
+    return url
+
+
+def drain(aws, url, until=None, timeout=20.0):
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = aws["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            aws["sqs"].delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if until and until(out):
+            break
+        if not msgs:
+            time.sleep(0.1)
+    return out
+
+
+def test_job_runs_its_command_through_every_state_and_emits_events(aws, network, emulator):
+    stack = make_stack(aws, network, command=["sh", "-c",
+                                              'test "$AWS_BATCH_JOB_ATTEMPT" = 1 && test -n "$AWS_BATCH_CE_NAME" '
+                                              '&& test "$GREETING" = hi && exit Ref::code'])
+    url = event_queue(aws, {"source": ["aws.batch"], "detail": {"jobQueue": [stack["queue"]]}})
+    ok = aws["batch"].submit_job(jobName="ok", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                 parameters={"code": "0"},
+                                 containerOverrides={"environment": [{"name": "GREETING", "value": "hi"}]})
+    job, seen = wait_job(aws["batch"], ok["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
+    assert job["status"] == "SUCCEEDED", job
+    assert seen[-1] == "SUCCEEDED"
+    events = drain(aws, url, until=lambda ev: any(e["detail"]["status"] == "SUCCEEDED" for e in ev))
+    statuses = [e["detail"]["status"] for e in events if e["detail"]["jobId"] == ok["jobId"]]
+    assert statuses == ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
+    assert all(e["detail-type"] == "Batch Job State Change" and e["resources"] == [job["jobArn"]] for e in events)
+    assert job["container"]["containerInstanceArn"].startswith("arn:aws:ecs:")
+    assert job["attempts"][0]["container"]["exitCode"] == 0
+
+
+def test_nonzero_exit_fails_with_aws_reason_and_exit_code(aws, network):
+    stack = make_stack(aws, network, command=["sh", "-c", "exit 3"])
+    sub = aws["batch"].submit_job(jobName="bad", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
+    assert job["status"] == "FAILED"
+    assert job["statusReason"] == "Essential container in task exited"
+    assert job["container"]["exitCode"] == 3
+
+
+def test_attempt_duration_timeout(aws, network):
+    stack = make_stack(aws, network)
+    sub = aws["batch"].submit_job(jobName="slow", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                  timeout={"attemptDurationSeconds": 1},
+                                  retryStrategy={"attempts": 3})  # timeouts are not retried
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == "Job attempt duration exceeded timeout"
+    assert len(job["attempts"]) == 1
+
+
+def test_spot_ce_gets_a_maintain_fleet_and_host_loss_is_retried_natively(aws, network):
+    retry = {"attempts": 2, "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "Host EC2*"},
+                                               {"action": "EXIT", "onReason": "*"}]}
+    stack = make_stack(aws, network, retry=retry)
+    sub = aws["batch"].submit_job(jobName="long", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "RUNNING")
+    instance = instance_of(aws, job)
+    tags = {t["Key"]: t["Value"] for t in aws["ec2"].describe_instances(InstanceIds=[instance])[
+        "Reservations"][0]["Instances"][0]["Tags"]}
+    assert tags["team"] == "data" and tags["AWSBatchServiceTag"] == stack["ce_name"]
+    fleet_id = tags["aws:ec2spot:fleet-request-id"]
+    fleet = aws["ec2"].describe_spot_fleet_requests(SpotFleetRequestIds=[fleet_id])["SpotFleetRequestConfigs"][0]
+    assert fleet["SpotFleetRequestConfig"]["Type"] == "maintain"
+    assert fleet["SpotFleetRequestConfig"]["IamFleetRole"] == network["fleet"]
+    assert fleet["SpotFleetRequestConfig"]["TargetCapacity"] == 2  # one m5.large = 2 vCPUs
+
+    aws["ec2"].modify_spot_fleet_request(SpotFleetRequestId=fleet_id, TargetCapacity=0)
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: len(j["attempts"]) == 1 and j["status"] == "RUNNING")
+    assert job["attempts"][0]["statusReason"] == f"Host EC2 (instance {instance}) terminated."
+    assert instance_of(aws, job) != instance
+    aws["batch"].terminate_job(jobId=sub["jobId"], reason="done")
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == "done" and len(job["attempts"]) == 2
+
+
+def test_terminated_instance_without_retry_fails_the_job(aws, network):
+    stack = make_stack(aws, network, ce_type="EC2")
+    sub = aws["batch"].submit_job(jobName="od", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "RUNNING")
+    instance = instance_of(aws, job)
+    aws["ec2"].terminate_instances(InstanceIds=[instance])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == f"Host EC2 (instance {instance}) terminated."
+
+
+def test_exit_rule_stops_retries_on_code_errors(aws, network):
+    retry = {"attempts": 3, "evaluateOnExit": [{"action": "RETRY", "onStatusReason": "Host EC2*"},
+                                               {"action": "EXIT", "onReason": "*"}]}
+    stack = make_stack(aws, network, retry=retry, command=["sh", "-c", "exit 1"])
+    sub = aws["batch"].submit_job(jobName="code-bug", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert len(job["attempts"]) == 1
+
+
+def test_array_children_get_a_bare_integer_index(aws, network, emulator):
+    stack = make_stack(aws, network, command=["sh", "-c", 'echo "$AWS_BATCH_JOB_ARRAY_INDEX" > index.txt'])
+    sub = aws["batch"].submit_job(jobName="arr", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                  arrayProperties={"size": 3})
+    parent, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
+    assert parent["status"] == "SUCCEEDED"
+    assert parent["arrayProperties"]["size"] == 3
+    child = aws["batch"].describe_jobs(jobs=[f"{sub['jobId']}:2"])["jobs"][0]
+    assert child["arrayProperties"]["index"] == 2
+    outputs = sorted(p.read_text().strip() for p in (emulator.config.work_dir / "jobs").glob(
+        f"{sub['jobId']}-*-1/index.txt"))
+    assert outputs == ["0", "1", "2"]
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", source)
+    return buf.getvalue()
+
+
+def test_lambda_target_runs_the_zip_and_failures_reach_the_dlq(aws, emulator):
+    sqs = aws["sqs"]
+    seen_url = sqs.create_queue(QueueName=_name("seen"))["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=_name("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    role = aws["iam"].create_role(RoleName=_name("fn"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    source = (
+        "import boto3, json, os\n"
+        "def handler(event, context):\n"
+        "    if event['detail'].get('boom'):\n"
+        "        raise RuntimeError('boom')\n"
+        "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN_URL'], MessageBody=json.dumps(event))\n"
+        "    return {'ok': True}\n")
+    fn = aws["lambda"].create_function(FunctionName=_name("fn"), Runtime="python3.11", Role=role,
+                                       Handler="app.handler", Code={"ZipFile": _zip(source)},
+                                       Environment={"Variables": {"SEEN_URL": seen_url}})
+    rule = _name("rule")
+    aws["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": ["test.spotkit"]}))
+    aws["events"].put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn["FunctionArn"],
+                                                   "DeadLetterConfig": {"Arn": dlq_arn}}])
+    put = aws["events"].put_events(Entries=[
+        {"Source": "test.spotkit", "DetailType": "t", "Detail": json.dumps({"n": 1})},
+        {"Source": "test.spotkit", "DetailType": "t", "Detail": json.dumps({"boom": True})}])
+    assert put["FailedEntryCount"] == 0
+    delivered = drain(aws, seen_url, until=lambda out: len(out) >= 1)
+    assert [e["detail"] for e in delivered] == [{"n": 1}]
+    assert delivered[0]["time"].endswith("Z")
+    dead = []
+    deadline = time.monotonic() + 30
+    while not dead and time.monotonic() < deadline:
+        dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages", [])
+        time.sleep(0.2)
+    assert dead, "the failed event never reached the DLQ"
+    assert json.loads(dead[0]["Body"])["detail"] == {"boom": True}
+    assert dead[0]["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"] == "RuntimeError: boom"
+    assert emulator.dispatcher.stats["failed_attempts"] >= 3  # first try + 2 retries
+
+
+def test_disabled_ce_loses_its_hosts(aws, network):
+    stack = make_stack(aws, network)
+    sub = aws["batch"].submit_job(jobName="dis", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "RUNNING")
+    instance = instance_of(aws, job)
+    aws["batch"].update_compute_environment(computeEnvironment=stack["ce"], state="DISABLED")
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == f"Host EC2 (instance {instance}) terminated."

@@ -1,0 +1,165 @@
+"""End to end on the local emulator with real Terraform: apply, chaos (Lambda and native retry),
+crash + rollback, destroy leaves nothing behind.
+
+Runs the ``spotkit`` CLI exactly as a user does, against a copy of the kit's Terraform/functions
+(``SPOTKIT_HOME``) and an emulator on a free port, so a developer's own emulator and state are
+never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+SPOTKIT = [sys.executable, "-m", "spotkit.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """A kit copy + an emulator on a free port; yields ``(run, env, clients)``; tears both down."""
+    home = tmp_path_factory.mktemp("spotkit-home")
+    for name in ("modules", "terraform", "functions", "settings.yaml"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, home / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*",
+                                                                           "backend.tf", "providers.tf",
+                                                                           "terraform.tfvars.json"))
+        else:
+            shutil.copy(src, home / name)
+    port = _free_port()
+    env = {**os.environ, "SPOTKIT_HOME": str(home), "SPOTKIT_EMULATOR_PORT": str(port),
+           "SPOTKIT_TOOLS": str(REPO / ".tools"), "NO_COLOR": "1", "COLUMNS": "200"}
+
+    def run(*args, check=True, timeout=600):
+        proc = subprocess.run([*SPOTKIT, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"spotkit {' '.join(args)} exited {proc.returncode}\n"
+                                 f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+        return proc
+
+    kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "lambda", "sqs", "events")}
+    run("local", "up")
+    try:
+        run("package")
+        started = time.monotonic()
+        run("tf", "apply", "--env", "local")
+        print(f"\napply took {time.monotonic() - started:.1f} s")
+        yield run, env, home, clients
+    finally:
+        run("local", "down", check=False)
+
+
+def _report(home: Path) -> dict:
+    return json.loads((home / "reports" / "chaos-latest.json").read_text())
+
+
+def test_outputs_name_the_spot_queue_and_function(stage):
+    run, _, _, clients = stage
+    outputs = json.loads(run("tf", "outputs", "--env", "local").stdout)
+    values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+    for name in ("job_queue_arn", "job_definition_arn", "compute_environment_arn", "resubmit_function_name"):
+        assert values.get(name), f"missing output {name}"
+    ce = clients["batch"].describe_compute_environments(
+        computeEnvironments=[values["compute_environment_arn"]])["computeEnvironments"][0]
+    assert ce["type"] == "MANAGED" and ce["computeResources"]["type"] == "SPOT"
+    fn = clients["lambda"].get_function(FunctionName=values["resubmit_function_name"])["Configuration"]
+    assert fn["Handler"] == "app.handler"
+
+
+def test_chaos_spot_resubmits_through_the_lambda(stage):
+    run, _, home, _ = stage
+    run("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
+    report = _report(home)
+    assert report["passed"] is True
+    assert report["recovery"] == "resubmitted"
+    assert report["recovered_job_id"] != report["original_job_id"]
+    assert report["capacity_restored"] is True
+    assert report["instance_id"].startswith("i-") and report["fleet_request_id"].startswith("sfr-")
+    assert 0 <= report["seconds_to_failure"] <= report["seconds_to_recovery"] <= report["seconds_to_running"]
+    assert not (home / ".spotkit" / "chaos-state.json").exists()
+
+
+def test_chaos_spot_native_retry_is_a_new_attempt_of_the_same_job(stage):
+    run, _, home, clients = stage
+    run("chaos", "spot", "--env", "local", "--native-retry", "--poll-interval", "0.5", "--timeout", "120",
+        "--probe-seconds", "300", "--keep-jobs")
+    report = _report(home)
+    assert report["passed"] is True and report["recovery"] == "native-retry"
+    assert report["recovered_job_id"] == report["original_job_id"]
+    job = clients["batch"].describe_jobs(jobs=[report["original_job_id"]])["jobs"][0]
+    assert job["attempts"][0]["statusReason"] == f"Host EC2 (instance {report['instance_id']}) terminated."
+    clients["batch"].terminate_job(jobId=job["jobId"], reason="test cleanup")
+
+
+def test_a_crashed_chaos_run_is_rolled_back_from_its_state_file(stage):
+    run, env, home, clients = stage
+    state_file = home / ".spotkit" / "chaos-state.json"
+    proc = subprocess.Popen([*SPOTKIT, "chaos", "spot", "--env", "local", "--poll-interval", "0.5",
+                             "--probe-seconds", "300"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        state = {}
+        while time.monotonic() < deadline:
+            if state_file.exists():
+                state = json.loads(state_file.read_text())
+                if state.get("phase") == "capacity-cut":
+                    break
+            time.sleep(0.05)
+        assert state.get("phase") == "capacity-cut", f"never saw the cut: {state}"
+        os.killpg(proc.pid, signal.SIGKILL)  # a crash: no finally, no signal handler runs
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    fleet_id = state["fleet_request_id"]
+    run("chaos", "rollback", "--env", "local")
+    cfg = clients["ec2"].describe_spot_fleet_requests(SpotFleetRequestIds=[fleet_id])[
+        "SpotFleetRequestConfigs"][0]["SpotFleetRequestConfig"]
+    assert cfg["TargetCapacity"] >= state["original_target_capacity"]
+    assert not state_file.exists()
+    assert "nothing to roll back" in run("chaos", "rollback", "--env", "local").stderr
+
+
+def test_destroy_leaves_nothing_behind(stage):
+    run, _, _, clients = stage
+    run("tf", "destroy", "--env", "local")
+    batch, ec2 = clients["batch"], clients["ec2"]
+    assert batch.describe_compute_environments()["computeEnvironments"] == []
+    assert batch.describe_job_queues()["jobQueues"] == []
+    assert [d for d in batch.describe_job_definitions()["jobDefinitions"] if d["status"] == "ACTIVE"] == []
+    assert clients["lambda"].list_functions()["Functions"] == []
+    assert clients["events"].list_rules()["Rules"] == []
+    assert clients["sqs"].list_queues().get("QueueUrls", []) == []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = [i["InstanceId"] for r in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+            for i in r["Instances"]]
+        active = [f for f in ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
+                  if f.get("SpotFleetRequestState") == "active"]
+        if not running and not active:
+            break
+        time.sleep(0.5)
+    assert running == [] and active == []
