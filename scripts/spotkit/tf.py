@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
@@ -42,8 +43,13 @@ def _terraform(env_name: str, command: str) -> Iterator[tuple]:
         _refuse_placeholders(env)
     tc = toolchain.ensure(quiet=True)
     root = envs.render(env_name)
-    saved = {k: os.environ.get(k) for k in tc.env()}
-    os.environ.update(tc.env())  # python-terraform copies os.environ into the subprocess
+    tf_env = dict(tc.env())
+    if env.emulator:
+        # .terraform/ lives beside the emulator's state (one per port, wiped with it), so roots
+        # initialised for another port or an older emulator never clash.
+        tf_env["TF_DATA_DIR"] = str(env.state_path().parent / "terraform-data")
+    saved = {k: os.environ.get(k) for k in tf_env}
+    os.environ.update(tf_env)  # python-terraform copies os.environ into the subprocess
     start = time.monotonic()
     ok = False
     try:
@@ -140,6 +146,21 @@ def destroy(env: str = "local", variables: dict[str, str] | None = None,
         _check(code, "destroy", env)
 
 
+def _output_json(env: str) -> str:
+    """Raw ``terraform output -json`` of ``env`` (initialising an emulator root quietly if needed)."""
+    with _terraform(env, "output") as (tf, e):
+        if e.emulator and not Path(os.environ["TF_DATA_DIR"]).exists():
+            code, _, err = tf.init(reconfigure=IsFlagged, no_color=IsFlagged, capture_output=True)
+            if code != 0:
+                click.echo(err, err=True, nl=False)
+                raise TerraformFailed("init", env, code)
+        code, out, err = tf.output_cmd(json=IsFlagged, no_color=IsFlagged)
+        if code != 0:
+            click.echo(err, err=True, nl=False)
+            raise TerraformFailed("output", env, code)
+        return out or "{}"
+
+
 def outputs(env: str = "local") -> dict:
     """Root outputs of ``env`` as ``{name: value}`` (from ``terraform output -json``).
 
@@ -148,12 +169,7 @@ def outputs(env: str = "local") -> dict:
     Raises:
         TerraformFailed: Terraform exited non-zero (e.g. the root was never initialised).
     """
-    with _terraform(env, "output") as (tf, _e):
-        code, out, err = tf.output_cmd(json=IsFlagged, no_color=IsFlagged)
-        if code != 0:
-            click.echo(err, err=True, nl=False)
-            raise TerraformFailed("output", env, code)
-        return {name: meta.get("value") for name, meta in json.loads(out or "{}").items()}
+    return {name: meta.get("value") for name, meta in json.loads(_output_json(env)).items()}
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -232,12 +248,10 @@ def destroy_cmd(env_name: str, var_pairs, i_know_this_is_prod: bool) -> None:
 @_env_option
 def outputs_cmd(env_name: str) -> None:
     """Print `terraform output -json` ({name: {value, type, sensitive}})."""
-    with _terraform(env_name, "output") as (tf, _e):
-        code, out, err = tf.output_cmd(json=IsFlagged, no_color=IsFlagged)
-    if code != 0:
-        click.echo(err, err=True, nl=False)
-        _exit_with(TerraformFailed("output", env_name, code))
-    click.echo(out.rstrip())
+    try:
+        click.echo(_output_json(env_name).rstrip())
+    except TerraformFailed as exc:
+        _exit_with(exc)
 
 
 tf_group.add_command(outputs_cmd, "output")
