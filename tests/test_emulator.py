@@ -15,7 +15,6 @@ import zipfile
 
 import boto3
 import pytest
-
 from spotkit.emulator.server import Emulator, EmulatorConfig
 
 

@@ -130,8 +130,9 @@ role = iam.create_role(RoleName="svc", AssumeRolePolicyDocument="{}")["Role"]["A
 ce = batch.create_compute_environment(computeEnvironmentName="spotkit-ce", type="UNMANAGED", serviceRole=role)
 jq = batch.create_job_queue(jobQueueName="spotkit-q", state="ENABLED", priority=1, computeEnvironmentOrder=[
     {"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}])["jobQueueArn"]
+props = {"image": "busybox", "command": ["true"], "vcpus": 1, "memory": 128}
 jd = batch.register_job_definition(jobDefinitionName="spotkit-d", type="container",
-                                   containerProperties={"image": "busybox", "command": ["true"], "vcpus": 1, "memory": 128})["jobDefinitionArn"]
+                                   containerProperties=props)["jobDefinitionArn"]
 event = json.load(open(sys.argv[1]))
 event["detail"].update(jobQueue=jq, jobDefinition=jd)
 

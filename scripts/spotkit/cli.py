@@ -10,7 +10,8 @@ import click
 # name -> "module:attribute" of a click command/group; imported only when used so that
 # `spotkit --help` stays fast and a missing optional dependency only breaks its own command.
 _SUBCOMMANDS = {
-    "setup": ("spotkit.toolchain_cli:setup_cmd", "Install Terraform and the hashicorp/aws provider mirror under .tools/."),
+    "setup": ("spotkit.toolchain_cli:setup_cmd",
+              "Install Terraform and the hashicorp/aws provider mirror under .tools/."),
     "local": ("spotkit.emulator.cli:local_group", "Start, stop and inspect the local AWS emulator (test stage)."),
     "env": ("spotkit.envs:env_group", "Render terraform/<env>/ from settings.yaml."),
     "tf": ("spotkit.tf:tf_group", "Run terraform init/plan/apply/destroy/output for an environment."),
