@@ -1,7 +1,9 @@
 """The emulator's Batch-on-Spot data plane, asserted through the public AWS APIs (boto3).
 
-One emulator per module on a free port; each test builds what it needs with unique names.
-Events are observed the way a user would: an EventBridge rule with an SQS target.
+One emulator process per module on a free port (a separate process, as users run it, so moto's
+global state and the emulator's hooks never leak into other tests); each test builds what it
+needs with unique names. Events are observed the way a user would: an EventBridge rule with an
+SQS target.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 import zipfile
+from types import SimpleNamespace
 
 import boto3
 import pytest
-from spotkit.emulator.server import Emulator, EmulatorConfig
 
 
 def _free_port() -> int:
@@ -26,17 +31,35 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    cfg = EmulatorConfig(port=_free_port(), work_dir=tmp_path_factory.mktemp("emulator"), tick_seconds=0.1,
-                         dwell_seconds=0.2, scale_delay_seconds=0.3, boot_seconds=0.3, idle_seconds=2.0,
-                         lambda_backoff_seconds=0.1)
-    emu = Emulator(cfg).start()
-    yield emu
-    emu.stop()
+    """``python -m spotkit.emulator.server`` on a free port with short timings; yields its endpoint,
+    work folder and log file."""
+    work = tmp_path_factory.mktemp("emulator")
+    port = _free_port()
+    log_path = work / "emulator.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(work),
+             "--tick", "0.1", "--dwell-seconds", "0.2", "--scale-delay-seconds", "0.3", "--boot-seconds", "0.3",
+             "--idle-seconds", "2", "--lambda-backoff-seconds", "0.1"],
+            stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
+            time.sleep(0.1)
+    yield SimpleNamespace(endpoint=endpoint, work_dir=work, log=log_path)
+    proc.terminate()
+    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def aws(emulator):
-    kw = dict(endpoint_url=emulator.config.endpoint, region_name="us-east-1",
+    kw = dict(endpoint_url=emulator.endpoint, region_name="us-east-1",
               aws_access_key_id="testing", aws_secret_access_key="testing")
     return {n: boto3.client(n, **kw) for n in ("batch", "ec2", "ecs", "iam", "events", "sqs", "lambda")}
 
@@ -48,9 +71,9 @@ def network(aws):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
     iam = aws["iam"]
-    service = iam.create_role(RoleName="svc", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    fleet = iam.create_role(RoleName="fleet", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    profile = iam.create_instance_profile(InstanceProfileName="ecs")["InstanceProfile"]["Arn"]
+    service = iam.create_role(RoleName=_name("svc"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fleet = iam.create_role(RoleName=_name("fleet"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    profile = iam.create_instance_profile(InstanceProfileName=_name("ecs"))["InstanceProfile"]["Arn"]
     return {"subnet": subnet, "sg": sg, "service": service, "fleet": fleet, "profile": profile}
 
 
@@ -223,7 +246,7 @@ def test_array_children_get_a_bare_integer_index(aws, network, emulator):
     assert parent["arrayProperties"]["size"] == 3
     child = aws["batch"].describe_jobs(jobs=[f"{sub['jobId']}:2"])["jobs"][0]
     assert child["arrayProperties"]["index"] == 2
-    outputs = sorted(p.read_text().strip() for p in (emulator.config.work_dir / "jobs").glob(
+    outputs = sorted(p.read_text().strip() for p in (emulator.work_dir / "jobs").glob(
         f"{sub['jobId']}-*-1/index.txt"))
     assert outputs == ["0", "1", "2"]
 
@@ -270,7 +293,9 @@ def test_lambda_target_runs_the_zip_and_failures_reach_the_dlq(aws, emulator):
     assert dead, "the failed event never reached the DLQ"
     assert json.loads(dead[0]["Body"])["detail"] == {"boom": True}
     assert dead[0]["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"] == "RuntimeError: boom"
-    assert emulator.dispatcher.stats["failed_attempts"] >= 3  # first try + 2 retries
+    failures = [line for line in emulator.log.read_text().splitlines()
+                if fn["FunctionName"] in line and "failed: RuntimeError: boom" in line]
+    assert len(failures) == 3  # the first invocation + Lambda's 2 asynchronous retries
 
 
 def test_disabled_ce_loses_its_hosts(aws, network):

@@ -166,12 +166,21 @@ def main(argv=None) -> int:
     parser.add_argument("--execution", choices=["process", "hold"], default="process")
     parser.add_argument("--tick", type=float, default=0.2, help="data plane period, seconds")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle time before scale-in, seconds")
+    parser.add_argument("--dwell-seconds", type=float, default=0.5,
+                        help="minimum time in SUBMITTED, PENDING and STARTING, seconds")
+    parser.add_argument("--scale-delay-seconds", type=float, default=1.0,
+                        help="how long a RUNNABLE job waits before capacity grows for it, seconds")
+    parser.add_argument("--boot-seconds", type=float, default=1.0, help="instance launch to ready, seconds")
+    parser.add_argument("--lambda-backoff-seconds", type=float, default=1.0,
+                        help="wait before Lambda retry n is this x n, seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     cfg = EmulatorConfig(port=args.port, host=args.host, execution=args.execution, tick_seconds=args.tick,
-                         idle_seconds=args.idle_seconds)
+                         idle_seconds=args.idle_seconds, dwell_seconds=args.dwell_seconds,
+                         scale_delay_seconds=args.scale_delay_seconds, boot_seconds=args.boot_seconds,
+                         lambda_backoff_seconds=args.lambda_backoff_seconds)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     emulator = Emulator(cfg)
