@@ -46,7 +46,7 @@ def emulator(tmp_path_factory):
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1).close()
+            urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -45,9 +45,11 @@ def _pid(port: int) -> Optional[int]:
     return pid if "spotkit.emulator.server" in cmdline else None
 
 
-def _responds(port: int, timeout: float = 1.0) -> bool:
+def _responds(port: int, timeout: float = 5.0) -> bool:
+    # STS GetCallerIdentity: cheap at any state size (moto-api/data.json dumps every model)
+    url = f"http://127.0.0.1:{port}/?Action=GetCallerIdentity&Version=2011-06-15"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.status == 200
     except OSError:
         return False
