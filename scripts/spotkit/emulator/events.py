@@ -88,7 +88,11 @@ class LambdaRunner:
         return dest
 
     def invoke(self, fn, event: dict) -> tuple:
-        """Invoke ``fn`` (moto LambdaFunction) with ``event``; return ``(ok, detail)``."""
+        """Invoke ``fn`` (moto LambdaFunction) with ``event``; return ``(ok, detail)``.
+
+        ``detail`` is the handler's whole return value as JSON when ``ok`` (callers such as the SQS
+        poller parse it), else the last line of the error output.
+        """
         code_dir = self._unpack(fn.code_bytes)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -118,7 +122,7 @@ class LambdaRunner:
             log.info("[%s] %s", fn.function_name, line)
         if proc.returncode != 0:
             return False, (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1]
-        return True, proc.stdout.strip()[-2000:]
+        return True, proc.stdout.strip()
 
 
 class LambdaTargetDispatcher:

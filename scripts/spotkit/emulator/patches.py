@@ -21,6 +21,10 @@ Each hook says what moto does, what AWS does, and what the hook changes:
   Lambda targets go to the emulator's event dispatcher (:mod:`spotkit.emulator.events`).
 * ``LambdaFunction`` (moto: does not keep DeadLetterConfig, so Terraform sees a perpetual diff)
   → keeps and returns it.
+* ``LambdaBackend.create_event_source_mapping`` (moto: registers an SQS mapping on the queue, and
+  every SendMessage then receives a batch synchronously and invokes the function in Docker, which
+  fails here, leaving the message in flight) → the mapping is stored but not attached to the
+  queue; the emulator's poller (:mod:`spotkit.emulator.esm`) consumes the queue as Lambda does.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ _lock = threading.Lock()
 
 #: Set by the server: called with (rule, target, event) for each Lambda target a rule matches.
 lambda_target_sink: Optional[Callable[[Any, dict, dict], None]] = None
-#: Set by the server: returns None or raises the throttling error for a SubmitJob call.
+#: Set by the server: returns None or raises the throttling error for a SubmitJob call
+#: (:class:`spotkit.emulator.throttle.SubmitJobThrottle`).
 submit_job_gate: Optional[Callable[[], None]] = None
 
 RESERVED_ENV_PREFIX = "AWS_BATCH"
@@ -317,3 +322,16 @@ def install() -> None:
         return result
 
     lambda_models.LambdaFunction.update_configuration = update_configuration
+
+    original_create_esm = lambda_models.LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self, spec):
+        esm = original_create_esm(self, spec)
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            if queue.queue_arn == esm.event_source_arn:
+                queue.lambda_event_source_mappings.pop(esm.function_arn, None)
+        return esm
+
+    lambda_models.LambdaBackend.create_event_source_mapping = create_event_source_mapping

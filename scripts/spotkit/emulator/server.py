@@ -7,6 +7,7 @@ runs it in the background. Region us-east-1, account 123456789012 (moto's defaul
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -41,6 +42,10 @@ class EmulatorConfig:
         execution: ``process`` (jobs run their command) or ``hold`` (no process; scale runs).
         lambda_retries: retries of a failed asynchronous Lambda invocation (AWS: 2).
         lambda_backoff_seconds: wait before retry n is this × n.
+        submit_job_rate: SubmitJob calls per second before TooManyRequestsException (AWS: 50;
+            the burst equals the rate; 0 disables throttling).
+        esm_poll_seconds: period of the SQS event source mapping poller.
+        stats_seconds: how often counters are written to ``<work_dir>/stats.json``.
     """
 
     port: int = 4566
@@ -54,6 +59,9 @@ class EmulatorConfig:
     execution: str = "process"
     lambda_retries: int = 2
     lambda_backoff_seconds: float = 1.0
+    submit_job_rate: float = 50.0
+    esm_poll_seconds: float = 0.1
+    stats_seconds: float = 1.0
     work_dir: Path = field(default_factory=lambda: STATE_DIR / "emulator")
 
     @property
@@ -74,6 +82,9 @@ def port_free(host: str, port: int) -> bool:
 class Emulator:
     """Starts/stops the moto server and the data plane thread in this process.
 
+    Counters (:meth:`stats`) are logged when they change and written to ``<work_dir>/stats.json``
+    every ``stats_seconds`` (and on stop), so a benchmark in another process can read them.
+
     Raises:
         PortInUse: from :meth:`start` when ``config.port`` is taken.
     """
@@ -85,6 +96,10 @@ class Emulator:
         self.server = None
         self.engine = None
         self.dispatcher = None
+        self.throttle = None
+        self.poller = None
+        self._last_stats: dict = {}
+        self._stats_due = 0.0
 
     def start(self) -> "Emulator":
         # AWS-managed IAM policies (AWSBatchServiceRole, AmazonEC2SpotFleetTaggingRole, ...) exist
@@ -100,8 +115,10 @@ class Emulator:
 
         from spotkit.emulator import patches
         from spotkit.emulator.capacity import Capacity
+        from spotkit.emulator.esm import SqsEventSourcePoller
         from spotkit.emulator.events import BatchEventPublisher, LambdaRunner, LambdaTargetDispatcher
         from spotkit.emulator.jobs import JobEngine
+        from spotkit.emulator.throttle import SubmitJobThrottle
 
         cfg = self.config
         if not port_free(cfg.host, cfg.port):
@@ -117,6 +134,10 @@ class Emulator:
         self.dispatcher = LambdaTargetDispatcher(lambda_backends[acct][region], sqs_backends[acct][region], runner,
                                                  retries=cfg.lambda_retries, backoff_seconds=cfg.lambda_backoff_seconds)
         patches.lambda_target_sink = self.dispatcher
+        self.throttle = SubmitJobThrottle(cfg.submit_job_rate)
+        patches.submit_job_gate = self.throttle
+        self.poller = SqsEventSourcePoller(lambda_backends[acct][region], sqs_backends[acct][region], runner, region,
+                                           poll_seconds=cfg.esm_poll_seconds)
         job_env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -133,8 +154,9 @@ class Emulator:
         self.server.start()
         self._thread = threading.Thread(target=self._loop, name="batch-data-plane", daemon=True)
         self._thread.start()
-        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s)",
-                 cfg.endpoint, region, acct, cfg.execution)
+        self.poller.start()
+        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s, SubmitJob rate %s/s)",
+                 cfg.endpoint, region, acct, cfg.execution, cfg.submit_job_rate or "unlimited")
         return self
 
     def _loop(self) -> None:
@@ -144,18 +166,57 @@ class Emulator:
                 self.engine.tick()
             except Exception:  # keep the data plane alive; the log says what broke
                 log.exception("data plane tick failed")
+            if time.monotonic() >= self._stats_due:
+                self._stats_due = time.monotonic() + self.config.stats_seconds
+                self.write_stats()
             self._stop.wait(max(0.0, self.config.tick_seconds - (time.monotonic() - started)))
+
+    def stats(self) -> dict:
+        """Counters: ``{"submit_job": {"accepted", "throttled", "rate_per_second", "burst"},
+        "lambda_targets": {...}, "sqs_event_sources": {...}}`` (see each component's docstring)."""
+        return {
+            "submit_job": self.throttle.stats() if self.throttle else {},
+            "lambda_targets": dict(self.dispatcher.stats) if self.dispatcher else {},
+            "sqs_event_sources": dict(self.poller.stats) if self.poller else {},
+        }
+
+    def write_stats(self) -> dict:
+        """Write :meth:`stats` (plus ``time``, epoch seconds) to ``<work_dir>/stats.json``
+        atomically; log them when they changed. Returns the counters."""
+        counters = self.stats()
+        if counters != self._last_stats:
+            self._last_stats = counters
+            sj = counters["submit_job"]
+            log.info("stats: SubmitJob %s accepted, %s throttled; Lambda targets %s; SQS event sources %s",
+                     sj.get("accepted"), sj.get("throttled"), counters["lambda_targets"],
+                     counters["sqs_event_sources"])
+        path = self.config.work_dir / "stats.json"
+        tmp = path.with_name(f".stats.{os.getpid()}.json")
+        try:
+            tmp.write_text(json.dumps(dict(counters, time=time.time()), indent=2))
+            os.replace(tmp, path)
+        except OSError:
+            log.exception("could not write %s", path)
+        return counters
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self.poller:
+            self.poller.shutdown()
         if self.engine:
             self.engine.shutdown()
         if self.dispatcher:
             self.dispatcher.shutdown()
         if self.server:
             self.server.stop()
+        if self.throttle:
+            from spotkit.emulator import patches
+
+            if patches.submit_job_gate is self.throttle:
+                patches.submit_job_gate = None
+            self.write_stats()
 
 
 def main(argv=None) -> int:
@@ -173,6 +234,8 @@ def main(argv=None) -> int:
     parser.add_argument("--boot-seconds", type=float, default=1.0, help="instance launch to ready, seconds")
     parser.add_argument("--lambda-backoff-seconds", type=float, default=1.0,
                         help="wait before Lambda retry n is this x n, seconds")
+    parser.add_argument("--submit-job-rate", type=float, default=50.0,
+                        help="SubmitJob calls per second before TooManyRequestsException (burst = rate; 0 = off)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout)
@@ -180,7 +243,8 @@ def main(argv=None) -> int:
     cfg = EmulatorConfig(port=args.port, host=args.host, execution=args.execution, tick_seconds=args.tick,
                          idle_seconds=args.idle_seconds, dwell_seconds=args.dwell_seconds,
                          scale_delay_seconds=args.scale_delay_seconds, boot_seconds=args.boot_seconds,
-                         lambda_backoff_seconds=args.lambda_backoff_seconds)
+                         lambda_backoff_seconds=args.lambda_backoff_seconds,
+                         submit_job_rate=args.submit_job_rate)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     emulator = Emulator(cfg)
