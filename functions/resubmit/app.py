@@ -20,6 +20,7 @@ Configuration (environment variables):
 - ``SPOTKIT_IDEMPOTENCY_TABLE`` (optional DynamoDB table, partition key ``id`` (string), TTL attribute
   ``expiration``): EventBridge delivers at least once, so with this table a duplicate delivery of
   the same FAILED event does not create a second job. Without it duplicates are possible.
+  ``SPOTKIT_IDEMPOTENCY_TTL_SECONDS`` (int, default 604800): how long a resubmission is remembered.
 - Powertools: ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_LOG_LEVEL``, ``POWERTOOLS_TRACE_DISABLED``.
 - Endpoints: plain boto3 (``AWS_ENDPOINT_URL`` points every client at an emulator).
 
@@ -77,11 +78,13 @@ _METRIC_NAMES = {
 
 
 @functools.cache
-def _idempotency(table: str):
+def _idempotency(table: str, ttl_seconds: int):
     """``(config, idempotent _submit)``: Powertools idempotency keyed on the failed job's ``jobId``.
 
-    A record lives 7 days in ``table`` (about as long as Batch keeps job history), so a redelivered
-    event returns the first resubmission's result instead of submitting again.
+    A record lives ``ttl_seconds`` in ``table``, so a redelivered event returns the first
+    resubmission's result instead of submitting again. While a submission runs the record is
+    INPROGRESS until the invocation's deadline (the registered Lambda context's remaining time);
+    if the submission raises, the record is deleted so the retry submits.
     https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
     """
     from aws_lambda_powertools.utilities.idempotency import (
@@ -91,7 +94,7 @@ def _idempotency(table: str):
     )
 
     persistence = DynamoDBPersistenceLayer(table_name=table)
-    config = IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=7 * 24 * 3600)
+    config = IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=ttl_seconds)
     wrapped = idempotent_function(data_keyword_argument="detail", persistence_store=persistence,
                                   config=config)(_submit)
     return config, wrapped
@@ -204,7 +207,7 @@ def _process(event: dict[str, Any], context: LambdaContext | None) -> dict[str, 
     table = os.environ.get("SPOTKIT_IDEMPOTENCY_TABLE")
     submit = _submit
     if table:
-        config, submit = _idempotency(table)
+        config, submit = _idempotency(table, int(os.environ.get("SPOTKIT_IDEMPOTENCY_TTL_SECONDS") or 7 * 24 * 3600))
         if context is not None:
             config.register_lambda_context(context)
     state = {"submitted": False}

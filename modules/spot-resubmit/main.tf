@@ -12,6 +12,15 @@ locals {
 
   log_group_name = "/aws/lambda/${var.name}"
 
+  # Idempotency table: created here, or an existing one passed by name, or none (empty name).
+  create_idempotency_table = var.create && var.create_idempotency_table
+  idempotency_table_name   = local.create_idempotency_table ? aws_dynamodb_table.idempotency[0].name : var.idempotency_table_name
+  idempotency_table_arn = (
+    local.create_idempotency_table ? aws_dynamodb_table.idempotency[0].arn :
+    var.idempotency_table_name == null ? null :
+    "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${var.idempotency_table_name}"
+  )
+
   # SubmitJob is authorised against the job definition ARN as submitted: with a revision
   # (".../name:3") or without (".../name"). Allow both forms for every revision.
   job_definitions_unversioned = distinct([for a in var.job_definition_arns : replace(a, "/:[0-9]+$/", "")])
@@ -31,8 +40,11 @@ locals {
   lambda_environment = merge(var.environment_variables, {
     SPOTKIT_MAX_RESUBMISSIONS = tostring(var.max_resubmissions)
     SPOTKIT_ALERT_TOPIC_ARN   = local.alert_topic_arn == null ? "" : local.alert_topic_arn
-    POWERTOOLS_SERVICE_NAME   = "spotkit-resubmit"
-    POWERTOOLS_LOG_LEVEL      = var.log_level
+    # Empty: no idempotency (a duplicate delivery of one FAILED event may resubmit twice).
+    SPOTKIT_IDEMPOTENCY_TABLE       = local.idempotency_table_name == null ? "" : local.idempotency_table_name
+    SPOTKIT_IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
+    POWERTOOLS_SERVICE_NAME         = "spotkit-resubmit"
+    POWERTOOLS_LOG_LEVEL            = var.log_level
   })
 }
 
@@ -83,6 +95,43 @@ resource "aws_sqs_queue_policy" "dlq" {
 
   queue_url = aws_sqs_queue.dlq[0].id
   policy    = data.aws_iam_policy_document.dlq[0].json
+}
+
+################################################################################
+# Idempotency table: one item per failed job id, so a redelivered FAILED event resubmits once.
+# Item layout is Powertools for AWS Lambda's (id, expiration, status, data, in_progress_expiration).
+# https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+################################################################################
+
+resource "aws_dynamodb_table" "idempotency" {
+  count = local.create_idempotency_table ? 1 : 0
+
+  name         = coalesce(var.idempotency_table_name, "${var.name}-idempotency")
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  # DynamoDB deletes expired items within days, not at once: Powertools also compares
+  # `expiration` itself, so an expired item that still exists counts as absent.
+  ttl {
+    attribute_name = "expiration"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.idempotency_table_kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.idempotency_table_point_in_time_recovery
+  }
+
+  tags = var.tags
 }
 
 ################################################################################
@@ -144,21 +193,36 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Powertools reads, claims (conditional put), completes and, when the submission raises,
+  # releases the idempotency record. No Scan/Query: every access is by key.
+  dynamic "statement" {
+    for_each = local.idempotency_table_arn == null ? [] : [local.idempotency_table_arn]
+    content {
+      sid       = "IdempotencyRecords"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "DeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq[0].arn]
   }
 
-  # The topic and queue are encrypted with KMS; the key is only usable through those services.
+  # The topic, queue and idempotency table are encrypted with KMS; keys are only usable through
+  # those services (a customer managed key's own policy must allow the role too).
   statement {
-    sid       = "EncryptedTopicAndQueue"
+    sid       = "EncryptedTopicQueueAndTable"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["sns.${local.region}.amazonaws.com", "sqs.${local.region}.amazonaws.com"]
+      values = concat(
+        ["sns.${local.region}.amazonaws.com", "sqs.${local.region}.amazonaws.com"],
+        local.idempotency_table_arn == null ? [] : ["dynamodb.${local.region}.amazonaws.com"],
+      )
     }
   }
 

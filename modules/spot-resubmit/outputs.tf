@@ -42,3 +42,13 @@ output "log_group_name" {
   description = "Name of the function's CloudWatch Logs log group."
   value       = try(aws_cloudwatch_log_group.lambda[0].name, null)
 }
+
+output "idempotency_table_name" {
+  description = "Name of the DynamoDB idempotency table in use (created or passed in; null when idempotency is off)."
+  value       = var.create ? local.idempotency_table_name : null
+}
+
+output "idempotency_table_arn" {
+  description = "ARN of the DynamoDB idempotency table in use (null when idempotency is off)."
+  value       = var.create ? local.idempotency_table_arn : null
+}

@@ -196,6 +196,45 @@ variable "dlq_kms_master_key_id" {
 }
 
 ################################################################################
+# Idempotency: a redelivered FAILED event must not resubmit the job twice
+################################################################################
+
+variable "create_idempotency_table" {
+  description = "Whether to create the DynamoDB idempotency table (SPOTKIT_IDEMPOTENCY_TABLE); false uses idempotency_table_name, or runs without idempotency when that is null."
+  type        = bool
+  default     = true
+}
+
+variable "idempotency_table_name" {
+  description = "Name of the idempotency table: the table to create (null: \"<name>-idempotency\") or, with create_idempotency_table false, an existing table (partition key `id` string, TTL attribute `expiration`)."
+  type        = string
+  default     = null
+}
+
+variable "idempotency_ttl_seconds" {
+  description = "How long the record of one resubmission is kept, in seconds (SPOTKIT_IDEMPOTENCY_TTL_SECONDS, 300-2592000). A duplicate of the FAILED event that arrives later is resubmitted again, so keep it above event_max_age_seconds plus Lambda's 6 h asynchronous event age."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.idempotency_ttl_seconds >= 300 && var.idempotency_ttl_seconds <= 2592000 && floor(var.idempotency_ttl_seconds) == var.idempotency_ttl_seconds
+    error_message = "The idempotency_ttl_seconds must be a whole number of seconds between 300 and 2592000 (30 days)."
+  }
+}
+
+variable "idempotency_table_kms_key_arn" {
+  description = "KMS key ARN encrypting the created idempotency table (null: the AWS managed aws/dynamodb key)."
+  type        = string
+  default     = null
+}
+
+variable "idempotency_table_point_in_time_recovery" {
+  description = "Whether the created idempotency table has point-in-time recovery (continuous backups)."
+  type        = bool
+  default     = true
+}
+
+################################################################################
 # Alerts
 ################################################################################
 

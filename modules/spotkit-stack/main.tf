@@ -103,4 +103,12 @@ module "resubmit" {
   dlq_kms_master_key_id          = try(var.resubmit.dlq_kms_master_key_id, "alias/aws/sqs")
   create_alert_topic             = try(var.resubmit.alert_topic_arn, null) == null
   alert_topic_arn                = try(var.resubmit.alert_topic_arn, null)
+
+  # Passing idempotency_table_name uses that existing table; create_idempotency_table = false
+  # without a name turns idempotency off.
+  create_idempotency_table                 = try(var.resubmit.create_idempotency_table, try(var.resubmit.idempotency_table_name, null) == null)
+  idempotency_table_name                   = try(var.resubmit.idempotency_table_name, null)
+  idempotency_ttl_seconds                  = try(var.resubmit.idempotency_ttl_seconds, 86400)
+  idempotency_table_kms_key_arn            = try(var.resubmit.idempotency_table_kms_key_arn, null)
+  idempotency_table_point_in_time_recovery = try(var.resubmit.idempotency_table_point_in_time_recovery, true)
 }

@@ -88,6 +88,11 @@ output "resubmit_log_group_name" {
   value       = module.resubmit.log_group_name
 }
 
+output "idempotency_table_name" {
+  description = "Name of the resubmit function's DynamoDB idempotency table (null when idempotency is off)."
+  value       = module.resubmit.idempotency_table_name
+}
+
 output "alert_topic_arn" {
   description = "ARN of the SNS alert topic."
   value       = module.resubmit.alert_topic_arn

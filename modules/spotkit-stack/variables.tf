@@ -61,7 +61,10 @@ variable "resubmit" {
     Resubmit function settings (every key optional; see modules/spot-resubmit): lambda_runtime,
     lambda_timeout, lambda_memory_mib, reserved_concurrent_executions, tracing_mode, log_level,
     log_retention_days, log_kms_key_arn, max_resubmissions, event_max_age_seconds,
-    event_max_retry_attempts, dlq_kms_master_key_id, alert_topic_arn (skips creating the topic).
+    event_max_retry_attempts, dlq_kms_master_key_id, alert_topic_arn (skips creating the topic),
+    idempotency_ttl_seconds, idempotency_table_kms_key_arn, idempotency_table_point_in_time_recovery,
+    idempotency_table_name (an existing table: skips creating it), create_idempotency_table
+    (false without a table name: no idempotency).
   EOT
   type        = any
   default     = {}

@@ -64,6 +64,11 @@ output "resubmit_dlq_url" {
   value       = module.spotkit.resubmit_dlq_url
 }
 
+output "idempotency_table_name" {
+  description = "Name of the resubmit function's DynamoDB idempotency table (null when idempotency is off)."
+  value       = module.spotkit.idempotency_table_name
+}
+
 output "alert_topic_arn" {
   description = "ARN of the SNS alert topic."
   value       = module.spotkit.alert_topic_arn
