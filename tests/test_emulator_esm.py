@@ -1,0 +1,283 @@
+"""The emulator's SubmitJob throttling and SQS → Lambda event source mappings, through boto3.
+
+One emulator process for the module (started like tests/test_emulator.py's, with a low
+``--submit-job-rate``); each test builds what it needs with unique names.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from spotkit.emulator.esm import failed_item_ids
+from spotkit.emulator.throttle import SubmitJobThrottle, TooManyRequestsException
+from test_emulator import _free_port, _name, _zip, make_stack
+
+RATE = 5  # SubmitJob calls per second in this module's emulator
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    work = tmp_path_factory.mktemp("emulator-esm")
+    port = _free_port()
+    log_path = work / "emulator.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(work),
+             "--execution", "hold", "--tick", "0.1", "--submit-job-rate", str(RATE)],
+            stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
+            time.sleep(0.1)
+    yield SimpleNamespace(endpoint=endpoint, work_dir=work, log=log_path)
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _clients(emulator, **config):
+    kw = dict(endpoint_url=emulator.endpoint, region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    if config:
+        kw["config"] = Config(**config)
+    return {n: boto3.client(n, **kw) for n in ("batch", "ec2", "iam", "sqs", "lambda")}
+
+
+@pytest.fixture(scope="module")
+def aws(emulator):
+    return _clients(emulator)
+
+
+# ------------------------------------------------------------------ SubmitJob throttling
+
+def test_token_bucket_refills_at_the_rate():
+    now = [0.0]
+    bucket = SubmitJobThrottle(rate=2, clock=lambda: now[0])
+    bucket()
+    bucket()
+    with pytest.raises(TooManyRequestsException):
+        bucket()
+    now[0] += 0.5  # one token back
+    bucket()
+    with pytest.raises(TooManyRequestsException):
+        bucket()
+    assert bucket.stats() == {"accepted": 3, "throttled": 2, "rate_per_second": 2.0, "burst": 2.0}
+    unlimited = SubmitJobThrottle(rate=0)
+    for _ in range(1000):
+        unlimited()
+    assert unlimited.accepted == 1000
+
+
+def _stack(aws):
+    ec2, iam = aws["ec2"], aws["iam"]
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    network = {
+        "subnet": ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"],
+        "sg": ec2.create_security_group(GroupName=_name("sg"), Description="batch", VpcId=vpc)["GroupId"],
+        "service": iam.create_role(RoleName=_name("svc"), AssumeRolePolicyDocument="{}")["Role"]["Arn"],
+        "fleet": iam.create_role(RoleName=_name("fleet"), AssumeRolePolicyDocument="{}")["Role"]["Arn"],
+        "profile": iam.create_instance_profile(InstanceProfileName=_name("ecs"))["InstanceProfile"]["Arn"],
+    }
+    return make_stack(aws, network)
+
+
+def _stats(emulator) -> dict:
+    return json.loads((emulator.work_dir / "stats.json").read_text())
+
+
+def test_submit_job_over_the_rate_is_answered_with_too_many_requests(aws, emulator):
+    stack = _stack(aws)
+    no_retry = _clients(emulator, retries={"total_max_attempts": 1})["batch"]
+    time.sleep(1.5)  # a full bucket
+    accepted, throttled = 0, []
+    started = time.monotonic()
+    for i in range(4 * RATE):
+        try:
+            no_retry.submit_job(jobName=f"burst-{i}", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+            accepted += 1
+        except ClientError as exc:
+            throttled.append(exc.response)
+    elapsed = time.monotonic() - started
+    assert RATE <= accepted <= RATE + elapsed * RATE + 1
+    assert throttled, "no call was throttled"
+    error = throttled[0]
+    assert error["Error"] == {"Code": "TooManyRequestsException", "Message": "Too Many Requests"}
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+    deadline = time.monotonic() + 5
+    while _stats(emulator)["submit_job"]["throttled"] < len(throttled) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stats = _stats(emulator)["submit_job"]
+    assert stats["throttled"] >= len(throttled) and stats["accepted"] >= accepted
+    assert stats["rate_per_second"] == RATE
+
+
+def test_sdk_standard_retry_treats_it_as_throttling(aws, emulator):
+    stack = _stack(aws)
+    batch = _clients(emulator, retries={"mode": "standard", "max_attempts": 10})["batch"]
+    retries = 0
+    for i in range(3 * RATE):
+        out = batch.submit_job(jobName=f"retried-{i}", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+        retries += out["ResponseMetadata"]["RetryAttempts"]
+    # standard mode retries only transient errors, throttling errors and modeled retryable ones
+    assert retries > 0
+
+
+# ------------------------------------------------------------------ SQS event source mappings
+
+def test_partial_batch_response_rules():
+    ids = ["m1", "m2"]
+    assert failed_item_ids("", ids) == (set(), "")
+    assert failed_item_ids("null", ids) == (set(), "")
+    assert failed_item_ids('{"batchItemFailures": []}', ids) == (set(), "")
+    assert failed_item_ids('{"batchItemFailures": null}', ids) == (set(), "")
+    assert failed_item_ids('{"batchItemFailures": [{"itemIdentifier": "m2"}]}', ids) == ({"m2"}, "")
+    for whole_batch_failed in ("not json", '{"batchItemFailures": [{"itemIdentifier": ""}]}',
+                               '{"batchItemFailures": [{"itemIdentifier": null}]}',
+                               '{"batchItemFailures": [{"id": "m1"}]}',
+                               '{"batchItemFailures": [{"itemIdentifier": "m3"}]}'):
+        assert failed_item_ids(whole_batch_failed, ids)[0] is None, whole_batch_failed
+
+
+def _queue(sqs, **attributes):
+    url = sqs.create_queue(QueueName=_name("q"), Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _function(aws, source: str, env: dict) -> str:
+    role = aws["iam"].create_role(RoleName=_name("fn"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return aws["lambda"].create_function(FunctionName=_name("fn"), Runtime="python3.11", Role=role,
+                                         Handler="app.handler", Code={"ZipFile": _zip(source)},
+                                         Environment={"Variables": env})["FunctionName"]
+
+
+RECORDING_HANDLER = (
+    "import boto3, json, os\n"
+    "def handler(event, context):\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN_URL'], MessageBody=json.dumps(event))\n"
+    "    if os.environ.get('FAIL'):\n"
+    "        raise RuntimeError('cannot process')\n"
+    "    return {'batchItemFailures': [{'itemIdentifier': r['messageId']}\n"
+    "                                  for r in event['Records'] if r['body'] == 'poison']}\n")
+
+
+def _counts(sqs, url) -> tuple:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _events(sqs, seen_url) -> list:
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=seen_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=seen_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_report_batch_item_failures_keeps_the_failed_record_until_the_dlq(aws):
+    sqs = aws["sqs"]
+    dlq_url, dlq_arn = _queue(sqs)
+    url, arn = _queue(sqs, VisibilityTimeout=1,
+                      RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}))
+    seen_url, _ = _queue(sqs)
+    fn = _function(aws, RECORDING_HANDLER, {"SEEN_URL": seen_url})
+    for body in ("first", "poison", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body,
+                         MessageAttributes={"kind": {"DataType": "String", "StringValue": body}})
+    time.sleep(0.5)
+    assert _counts(sqs, url) == (3, 0)  # moto's own synchronous delivery on SendMessage is off
+    mapping = aws["lambda"].create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, BatchSize=10,
+                                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+    assert mapping["State"] == "Enabled"
+
+    deadline = time.monotonic() + 20
+    while _counts(sqs, dlq_url)[0] < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == ["poison"]
+    assert _counts(sqs, url) == (0, 0)  # the others were deleted after the first invocation
+
+    events = _events(sqs, seen_url)
+    first = events[0]["Records"]
+    assert sorted(r["body"] for r in first) == ["first", "poison", "second"]
+    record = next(r for r in first if r["body"] == "first")
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == arn
+    assert record["awsRegion"] == "us-east-1"
+    assert record["md5OfBody"] == "8b04d5e3775d298e78455efc5ca404d5"  # md5("first")
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["messageAttributes"]["kind"] == {"stringValue": "first", "stringListValues": [],
+                                                   "binaryListValues": [], "dataType": "String"}
+    assert record["receiptHandle"]
+    # the poison record came back alone (maxReceiveCount 2), then went to the DLQ
+    assert [[r["body"] for r in e["Records"]] for e in events[1:]] == [["poison"]]
+    assert events[1]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_function_error_deletes_nothing(aws):
+    sqs = aws["sqs"]
+    url, arn = _queue(sqs, VisibilityTimeout=1)
+    seen_url, _ = _queue(sqs)
+    fn = _function(aws, RECORDING_HANDLER, {"SEEN_URL": seen_url, "FAIL": "1"})
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    mapping = aws["lambda"].create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, BatchSize=10)
+
+    invocations = []
+    deadline = time.monotonic() + 20
+    while len(invocations) < 2 and time.monotonic() < deadline:
+        invocations += _events(sqs, seen_url)
+        time.sleep(0.2)
+    assert len(invocations) >= 2, "the batch was not retried after the visibility timeout"
+    assert all(sorted(r["body"] for r in e["Records"]) == ["one", "two"] for e in invocations)
+    aws["lambda"].update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    time.sleep(1.5)  # in-flight invocations end, the visibility timeout passes
+    left: dict = {}
+    deadline = time.monotonic() + 10
+    while len(left) < 2 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                     AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
+            left.setdefault(m["MessageId"], m)
+        time.sleep(0.2)
+    assert sorted(m["Body"] for m in left.values()) == ["one", "two"]
+    assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= 3 for m in left.values())
+
+
+def test_batching_window_gathers_records_into_one_invocation(aws):
+    sqs = aws["sqs"]
+    url, arn = _queue(sqs, VisibilityTimeout=30)
+    seen_url, _ = _queue(sqs)
+    fn = _function(aws, RECORDING_HANDLER, {"SEEN_URL": seen_url})
+    aws["lambda"].create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, BatchSize=10,
+                                              MaximumBatchingWindowInSeconds=2)
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+        time.sleep(0.3)
+    events = []
+    deadline = time.monotonic() + 15
+    while not events and time.monotonic() < deadline:
+        events = _events(sqs, seen_url)
+        time.sleep(0.2)
+    assert [sorted(r["body"] for r in e["Records"]) for e in events] == [["a", "b", "c"]]
+    deadline = time.monotonic() + 5
+    while _counts(sqs, url) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _counts(sqs, url) == (0, 0)
