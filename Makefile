@@ -45,7 +45,7 @@ plan: setup package ## terraform plan for ENV
 apply: setup package $(if $(filter local,$(ENV)),local-up) ## terraform apply for ENV (ENV=local starts the emulator)
 	@$(SPOTKIT) tf apply --env $(ENV)
 
-destroy: setup ## terraform destroy for ENV
+destroy: setup $(if $(filter local,$(ENV)),local-up) ## terraform destroy for ENV
 	@$(SPOTKIT) tf destroy --env $(ENV)
 
 outputs: setup ## terraform output -json for ENV
@@ -53,6 +53,8 @@ outputs: setup ## terraform output -json for ENV
 
 chaos-spot: $(if $(filter local,$(ENV)),apply,setup) ## Cut Spot capacity under a running job and prove it comes back
 	@$(SPOTKIT) chaos spot --env $(ENV) $(CHAOS_ARGS)
+	@$(if $(filter local,$(ENV)),echo "The emulator is still up (report: reports/chaos-latest.json). \
+	make outputs | destroy | local-down when you are done.")
 
 chaos-rollback: setup ## Restore Spot Fleet capacity from an interrupted chaos run
 	@$(SPOTKIT) chaos rollback
