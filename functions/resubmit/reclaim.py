@@ -34,7 +34,8 @@ EVENT_DETAIL_TYPE = "Batch Job State Change"
 #: exit code …``, ``Job attempt duration exceeded timeout``, user terminate/cancel reasons,
 #: ``CannotPullContainerError…``, ``DockerTimeoutError…``, ``ResourceInitializationError…``,
 #: ``Dependent Job failed`` and ``Array Child Job failed``: resubmitting those would only repeat the
-#: failure.
+#: failure. Each default is justified against real reasons in docs/classification.md (generated from
+#: tests/corpus/status_reasons.json and checked by tests/test_classification_corpus.py).
 DEFAULT_RECLAIM_PATTERNS: tuple[str, ...] = (
     "Host EC2 (instance *) terminated*",
     "Your Spot Task was interrupted*",
@@ -274,11 +275,31 @@ def max_resubmissions(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
-def is_reclaim_reason(reason: str | None, patterns: tuple[str, ...] | None = None) -> bool:
-    """True when ``reason`` (a statusReason) matches one of the reclaim globs (case-sensitive)."""
+def matching_pattern(reason: str | None, patterns: tuple[str, ...] | None = None) -> str | None:
+    """The first reclaim glob that ``reason`` matches (case-sensitive, whole string), else None.
+
+    Args:
+        reason: a ``statusReason`` or ``container.reason`` string; None/empty never matches.
+        patterns: globs to use; None means :func:`reclaim_patterns` (env override or defaults).
+
+    Raises:
+        ValueError: ``patterns`` is None and ``SPOTKIT_RECLAIM_PATTERNS`` is invalid.
+    """
     if not reason:
-        return False
-    return any(fnmatch.fnmatchcase(reason, p) for p in (patterns or reclaim_patterns()))
+        return None
+    for pattern in patterns or reclaim_patterns():
+        if fnmatch.fnmatchcase(reason, pattern):
+            return pattern
+    return None
+
+
+def is_reclaim_reason(reason: str | None, patterns: tuple[str, ...] | None = None) -> bool:
+    """True when ``reason`` (a statusReason) matches one of the reclaim globs (case-sensitive).
+
+    The audited corpus of real reasons and their decisions is tests/corpus/status_reasons.json,
+    rendered as docs/classification.md.
+    """
+    return matching_pattern(reason, patterns) is not None
 
 
 def effective_reasons(job: JobStateChange) -> list[str]:

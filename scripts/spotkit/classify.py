@@ -38,6 +38,7 @@ def _load():
 _reclaim = _load()
 
 DEFAULT_RECLAIM_PATTERNS = _reclaim.DEFAULT_RECLAIM_PATTERNS
+RECLAIM_PATTERNS_ENV = _reclaim.RECLAIM_PATTERNS_ENV
 TAG_ORIGINAL_JOB_ID = _reclaim.TAG_ORIGINAL_JOB_ID
 TAG_PREVIOUS_JOB_ID = _reclaim.TAG_PREVIOUS_JOB_ID
 TAG_RESUBMISSION_COUNT = _reclaim.TAG_RESUBMISSION_COUNT
@@ -47,12 +48,14 @@ MalformedEventError = _reclaim.MalformedEventError
 parse_event = _reclaim.parse_event
 classify = _reclaim.classify
 is_reclaim_reason = _reclaim.is_reclaim_reason
+matching_pattern = _reclaim.matching_pattern
 reclaim_patterns = _reclaim.reclaim_patterns
 build_submit_request = _reclaim.build_submit_request
 
 __all__ = [
     "ARRAY_INDEX_ENV",
     "DEFAULT_RECLAIM_PATTERNS",
+    "RECLAIM_PATTERNS_ENV",
     "TAG_ORIGINAL_JOB_ID",
     "TAG_PREVIOUS_JOB_ID",
     "TAG_RESUBMISSION_COUNT",
@@ -61,6 +64,7 @@ __all__ = [
     "build_submit_request",
     "classify",
     "is_reclaim_reason",
+    "matching_pattern",
     "parse_event",
     "reclaim_patterns",
 ]
