@@ -45,6 +45,9 @@ class SubmitJobThrottle:
 
     Raises:
         TooManyRequestsException: from ``__call__`` when the bucket is empty.
+
+    ``accepted`` counts calls let through (they may still fail validation afterwards, as on AWS,
+    where throttling comes first); ``throttled`` counts calls answered with HTTP 429.
     """
 
     def __init__(self, rate: float, burst: float = 0.0, clock: Callable[[], float] = time.monotonic):
