@@ -12,6 +12,11 @@ process, with the Batch-on-Spot behaviour moto lacks:
   SUCCEEDED/FAILED); jobs really run as local processes; host loss, timeouts, native retry.
 * ``events``    -- "Batch Job State Change" events on the default bus; rules delivered to Lambda
   targets (the deployed zip, run in a subprocess) and SQS targets, with retries and DLQs.
+* ``esm``       -- SQS event source mappings: poll, invoke with a batch, delete what succeeded
+  (partial batch responses), leave the rest for redrive.
+* ``throttle``  -- SubmitJob throttling (token bucket, default 50/s) answered with
+  ``TooManyRequestsException`` like AWS.
+* ``retry``     -- the native retry rules (attempts, evaluateOnExit).
 * ``patches``   -- the narrow hooks into moto's backends that make the above possible.
 * ``server`` / ``cli`` -- ``spotkit local up|down|status``.
 
