@@ -1,0 +1,80 @@
+# Read by `spotkit chaos` and the tests through `terraform output -json`: keep these names.
+output "job_queue_arn" {
+  description = "ARN of the Spot job queue."
+  value       = module.spotkit.job_queue_arn
+}
+
+output "job_queue_name" {
+  description = "Name of the Spot job queue."
+  value       = module.spotkit.job_queue_name
+}
+
+output "job_definition_arn" {
+  description = "ARN (with revision) of the job definition."
+  value       = module.spotkit.job_definition_arn
+}
+
+output "job_definition_name" {
+  description = "Name of the job definition."
+  value       = module.spotkit.job_definition_name
+}
+
+output "compute_environment_arn" {
+  description = "ARN of the Spot compute environment."
+  value       = module.spotkit.compute_environment_arn
+}
+
+output "compute_environment_name" {
+  description = "Name of the Spot compute environment."
+  value       = module.spotkit.compute_environment_name
+}
+
+output "on_demand_job_queue_arn" {
+  description = "ARN of the on-demand job queue (null when absent)."
+  value       = module.spotkit.on_demand_job_queue_arn
+}
+
+output "on_demand_job_queue_name" {
+  description = "Name of the on-demand job queue (null when absent)."
+  value       = module.spotkit.on_demand_job_queue_name
+}
+
+output "on_demand_compute_environment_arn" {
+  description = "ARN of the on-demand compute environment (null when absent)."
+  value       = module.spotkit.on_demand_compute_environment_arn
+}
+
+output "on_demand_compute_environment_name" {
+  description = "Name of the on-demand compute environment (null when absent)."
+  value       = module.spotkit.on_demand_compute_environment_name
+}
+
+output "resubmit_function_name" {
+  description = "Name of the resubmit function."
+  value       = module.spotkit.resubmit_function_name
+}
+
+output "resubmit_rule_name" {
+  description = "Name of the EventBridge rule that triggers the resubmit function."
+  value       = module.spotkit.resubmit_rule_name
+}
+
+output "resubmit_dlq_url" {
+  description = "URL of the resubmit dead-letter queue."
+  value       = module.spotkit.resubmit_dlq_url
+}
+
+output "idempotency_table_name" {
+  description = "Name of the resubmit function's DynamoDB idempotency table (null when idempotency is off)."
+  value       = module.spotkit.idempotency_table_name
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the SNS alert topic."
+  value       = module.spotkit.alert_topic_arn
+}
+
+output "ecs_cluster_arn" {
+  description = "ARN of the ECS cluster behind the Spot compute environment."
+  value       = module.spotkit.ecs_cluster_arn
+}
