@@ -55,7 +55,7 @@ def _responds(port: int, timeout: float = 5.0) -> bool:
         return False
 
 
-def up(port: int, execution: str = "process", wait_seconds: float = 60.0) -> str:
+def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit_job_rate: float = 50.0) -> str:
     """Start the emulator on ``port`` unless ours already runs there; return its endpoint.
 
     Raises:
@@ -80,7 +80,7 @@ def up(port: int, execution: str = "process", wait_seconds: float = 60.0) -> str
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(rdir / "work"),
-             "--execution", execution],
+             "--execution", execution, "--submit-job-rate", str(submit_job_rate)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     (rdir / "pid").write_text(str(proc.pid))
     deadline = time.monotonic() + wait_seconds
@@ -136,9 +136,11 @@ def local_group():
 @_port_option
 @click.option("--execution", type=click.Choice(["process", "hold"]), default="process", show_default=True,
               help="process: jobs run their command; hold: jobs stay RUNNING without a process (scale runs).")
-def up_cmd(port, execution):
+@click.option("--submit-job-rate", type=click.FloatRange(min=0), default=50.0, show_default=True,
+              help="SubmitJob calls per second before TooManyRequestsException (AWS quota: 50; 0 = unlimited).")
+def up_cmd(port, execution, submit_job_rate):
     """Start the emulator in the background (idempotent)."""
-    up(port or emulator_port(), execution)
+    up(port or emulator_port(), execution, submit_job_rate=submit_job_rate)
 
 
 @local_group.command("down")
