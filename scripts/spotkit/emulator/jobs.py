@@ -60,9 +60,9 @@ def substitute_parameters(command: List[str], parameters: Dict[str, str]) -> Lis
 class Running:
     """A running attempt: the process (or, in ``hold`` mode, none) and its bookkeeping."""
 
-    def __init__(self, proc: Optional[subprocess.Popen], host: Host, started: float, deadline: Optional[float],
+    def __init__(self, proc: Optional[subprocess.Popen], host: Host, deadline: Optional[float],
                  log_path: Optional[Path]):
-        self.proc, self.host, self.started, self.deadline, self.log_path = proc, host, started, deadline, log_path
+        self.proc, self.host, self.deadline, self.log_path = proc, host, deadline, log_path
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -164,14 +164,14 @@ class JobEngine:
                                             start_new_session=True)
             except OSError as exc:  # like a container that cannot start its entrypoint
                 log.warning("job %s: cannot start %s: %s", job.job_id, command, exc)
-                job.attempts.append(self._attempt_record(job, now, f"CannotStartContainerError: {exc}"))
+                job.attempts.append(self._attempt_record(job, f"CannotStartContainerError: {exc}"))
                 self._release(job, host)
                 self._after_attempt(job, f"CannotStartContainerError: {exc}", None, None)
                 return
-        self.running[job.job_id] = Running(proc, host, now, deadline, log_path)
+        self.running[job.job_id] = Running(proc, host, deadline, log_path)
         self._set(job, "RUNNING")
 
-    def _attempt_record(self, job, now: float, status_reason: str) -> dict:
+    def _attempt_record(self, job, status_reason: str) -> dict:
         sk = job_extras(job)
         container = {k: sk[k] for k in ("containerInstanceArn", "taskArn", "exitCode", "reason", "logStreamName")
                      if sk.get(k) is not None}
@@ -199,7 +199,7 @@ class JobEngine:
             self._release(job, run.host)
         sk = job_extras(job)
         sk["exitCode"], sk["reason"] = exit_code, container_reason
-        job.attempts.append(self._attempt_record(job, time.monotonic(), status_reason))
+        job.attempts.append(self._attempt_record(job, status_reason))
         self._after_attempt(job, status_reason, exit_code, container_reason, retryable)
 
     def _after_attempt(self, job, status_reason: str, exit_code: Optional[int], container_reason: Optional[str],
@@ -225,7 +225,7 @@ class JobEngine:
             if job.job_id in self.running:
                 self._end_attempt(job, reason, None, None)
             else:  # STARTING: placed, no process yet
-                job.attempts.append(self._attempt_record(job, time.monotonic(), reason))
+                job.attempts.append(self._attempt_record(job, reason))
                 self._release(job, host)
                 self._after_attempt(job, reason, None, None)
 
@@ -272,7 +272,7 @@ class JobEngine:
                 if host is None:
                     continue  # host_lost() handles it
                 if job.stop:
-                    job.attempts.append(self._attempt_record(job, now, job.job_stopped_reason or "Terminated"))
+                    job.attempts.append(self._attempt_record(job, job.job_stopped_reason or "Terminated"))
                     self._release(job, host)
                     self._fail(job, job.job_stopped_reason or "Terminated")
                 elif self._dwelt(job, now):
