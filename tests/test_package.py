@@ -140,6 +140,7 @@ import app, aws_lambda_powertools
 class Ctx:
     function_name = "spotkit-resubmit"; memory_limit_in_mb = 128; aws_request_id = "r-1"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:spotkit-resubmit"
+    def get_remaining_time_in_millis(self): return 60000
 result = app.handler(event, Ctx())
 new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
 print(json.dumps({"result": result, "tags": new["tags"], "powertools": aws_lambda_powertools.__file__,

@@ -117,24 +117,24 @@ def test_chain_of_resubmissions_stops_at_cap(resubmit_app, lambda_context, event
             break
         new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
         ev = event("spot_reclaim", jobId=new["jobId"], jobArn=new["jobArn"], tags=new["tags"])
-    assert decisions == ["resubmitted", "resubmitted", "cap_reached"]
+    assert decisions == ["resubmitted", "resubmitted", "budget_exhausted"]
     assert len(_all_jobs(batch, batch_resources.job_queue_arn)) == 2
 
 
-def test_cap_reached_publishes_alert_and_does_not_submit(resubmit_app, lambda_context, event, batch,
+def test_budget_exhausted_publishes_alert_and_does_not_submit(resubmit_app, lambda_context, event, batch,
                                                          batch_resources, alert_topic, monkeypatch):
     topic_arn, queue_url = alert_topic
     monkeypatch.setenv("SPOTKIT_ALERT_TOPIC_ARN", topic_arn)
     ev = event("at_cap")
     result = resubmit_app.handler(ev, lambda_context)
 
-    assert result["decision"] == "cap_reached"
+    assert result["decision"] == "budget_exhausted"
     assert _all_jobs(batch, batch_resources.job_queue_arn) == []
     sqs = boto3.client("sqs", region_name=REGION)
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
     alert = json.loads(json.loads(messages[0]["Body"])["Message"])
-    assert alert["event"] == "spotkit.resubmission_cap_reached"
+    assert alert["event"] == "spotkit.resubmission_budget_exhausted"
     assert alert["jobId"] == ev["detail"]["jobId"]
     assert alert["statusReason"] == RECLAIM
     assert alert["maxResubmissions"] == 3
@@ -142,13 +142,13 @@ def test_cap_reached_publishes_alert_and_does_not_submit(resubmit_app, lambda_co
                                 "previous_job_id": ev["detail"]["jobId"], "count": 3}
 
 
-def test_cap_reached_without_topic_only_warns(resubmit_app, lambda_context, event, batch, batch_resources,
+def test_budget_exhausted_without_topic_only_warns(resubmit_app, lambda_context, event, batch, batch_resources,
                                               caplog):
     result = resubmit_app.handler(event("at_cap"), lambda_context)
-    assert result["decision"] == "cap_reached"
+    assert result["decision"] == "budget_exhausted"
     assert _all_jobs(batch, batch_resources.job_queue_arn) == []
     [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert warning.decision == "cap_reached" and warning.alert_published is False
+    assert warning.decision == "budget_exhausted" and warning.alert_published is False
 
 
 @pytest.mark.parametrize("name, decision", [

@@ -11,8 +11,9 @@ AWS Lambda keeps one record per failed job id (status INPROGRESS, then COMPLETED
   (``context.get_remaining_time_in_millis()``). A retry inside that window fails with
   ``IdempotencyAlreadyInProgressError`` (Lambda retries it later); after it, the retry submits once.
   The window is therefore at most the function timeout (``lambda_timeout``, 60 s by default).
-- Known gap: SubmitJob accepted by Batch but its response lost (the call raises anyway) deletes the
-  record too, and the retry submits a second job (SubmitJob has no client token).
+- SubmitJob accepted by Batch but its response lost (read timeout, connection closed, HTTP 5xx;
+  SubmitJob has no client token): before releasing the record the function looks for the job it
+  submitted (ListJobs by name since the failure + the ``spotkit:previous-job-id`` tag) and adopts it.
 
 SubmitJob requests are counted on the function's own Batch client with botocore
 ``before-call.batch.SubmitJob`` hooks and the jobs Batch holds are listed with ListJobs.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from conftest import FUNCTIONS_DIR, LambdaContext
 
 REGION = "us-east-1"  # as set by the aws_credentials fixture
@@ -114,15 +115,18 @@ def _records(ddb) -> list[dict]:
 
 
 def _fail_next_submit(resubmit_app, *, after: bool = False):
-    """Make the function's next SubmitJob raise ThrottlingException: before Batch sees it, or
-    (``after``) once Batch has accepted it, as when the response is lost. Returns the undo."""
+    """Make the function's next SubmitJob fail: rejected with a ClientException before Batch sees it,
+    or (``after``) time out reading the response once Batch has accepted it. Returns the undo."""
     name = "after-call.batch.SubmitJob" if after else "before-call.batch.SubmitJob"
     fired = []
 
     def _raise(**_):
         if not fired:
             fired.append(True)
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected fault"}}, "SubmitJob")
+            if after:
+                raise ReadTimeoutError(endpoint_url="https://batch.us-east-1.amazonaws.com")
+            raise ClientError({"Error": {"Code": "ClientException", "Message": "injected fault"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "SubmitJob")
 
     resubmit_app.batch.meta.events.register(name, _raise)  # after the submit_attempts counter
     return lambda: resubmit_app.batch.meta.events.unregister(name, _raise)
@@ -175,7 +179,7 @@ def test_submit_job_failure_releases_the_record_and_the_retry_submits_once(
     ev = event()
     undo = _fail_next_submit(resubmit_app)
     try:
-        with pytest.raises(ClientError, match="ThrottlingException"):
+        with pytest.raises(ClientError, match="ClientException"):
             resubmit_app.handler(ev, lambda_context)
     finally:
         undo()
@@ -191,19 +195,21 @@ def test_submit_job_failure_releases_the_record_and_the_retry_submits_once(
     assert [r["status"]["S"] for r in _records(ddb)] == ["COMPLETED"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: SubmitJob has no client token; a lost response after Batch "
-                                       "accepted the job releases the record and the retry submits again")
-def test_lost_submit_job_response_is_not_resubmitted(resubmit_app, table, event, batch, batch_resources,
-                                                     lambda_context):
+def test_lost_submit_job_response_is_found_not_resubmitted(resubmit_app, table, ddb, event, batch, batch_resources,
+                                                          submit_attempts, lambda_context):
     ev = event()
     undo = _fail_next_submit(resubmit_app, after=True)
     try:
-        with pytest.raises(ClientError):
-            resubmit_app.handler(ev, lambda_context)
+        first = resubmit_app.handler(ev, lambda_context)
     finally:
         undo()
-    resubmit_app.handler(ev, lambda_context)
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    again = resubmit_app.handler(ev, lambda_context)
+
+    assert (first["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
+    assert len(submit_attempts) == 1
+    assert _jobs(batch, batch_resources.job_queue_arn) == [first["newJobId"]] == [again["newJobId"]]
+    (record,) = _records(ddb)
+    assert record["status"]["S"] == "COMPLETED"
 
 
 # The function in its own process, killed with SIGKILL by a SubmitJob hook: the idempotency record

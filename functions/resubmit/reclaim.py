@@ -46,6 +46,12 @@ RECLAIM_PATTERNS_ENV = "SPOTKIT_RECLAIM_PATTERNS"
 DEFAULT_MAX_RESUBMISSIONS = 3
 MAX_RESUBMISSIONS_ENV = "SPOTKIT_MAX_RESUBMISSIONS"
 
+#: On-demand fallback: the job queue (ARN or name) that takes a lineage's resubmission once it has
+#: lost ``SPOTKIT_FALLBACK_AFTER_LOSSES`` attempts to Spot reclaims. Empty/unset: no fallback.
+FALLBACK_QUEUE_ENV = "SPOTKIT_FALLBACK_JOB_QUEUE"
+FALLBACK_AFTER_ENV = "SPOTKIT_FALLBACK_AFTER_LOSSES"
+DEFAULT_FALLBACK_AFTER_LOSSES = 2
+
 #: Lineage tags put on every resubmitted job. The original job id survives any number of
 #: resubmissions; the count is 1 on the first resubmission.
 TAG_ORIGINAL_JOB_ID = "spotkit:original-job-id"
@@ -57,6 +63,18 @@ TAG_RESUBMISSION_COUNT = "spotkit:resubmission-count"
 #: set by Batch inside array children, so job code should read ``SPOTKIT_ARRAY_INDEX`` first and
 #: fall back to ``AWS_BATCH_JOB_ARRAY_INDEX``.
 ARRAY_INDEX_ENV = "SPOTKIT_ARRAY_INDEX"
+
+#: Environment variable of a *grouped* resubmission: k reclaimed children of one array job come back
+#: as one array job of size k, and its child ``i`` runs the original index ``map[i]``. The value is
+#: compact ascending ranges (``"0-2,7,9-11"``), not JSON: ECS container overrides, which Batch uses
+#: to pass the environment, are limited to 8,192 characters in total (ECS API reference,
+#: TaskOverride / RunTask). ``spotkit.runtime.original_array_index()`` resolves both variables.
+ARRAY_INDEX_MAP_ENV = "SPOTKIT_ARRAY_INDEX_MAP"
+#: Longest index map put into one resubmitted array job; larger groups are split.
+MAX_INDEX_MAP_CHARS = 4096
+#: AWS Batch array size limits (array_jobs.html): 2 to 10,000 children.
+MIN_ARRAY_SIZE = 2
+MAX_ARRAY_SIZE = 10_000
 
 #: Environment variable names Batch reserves (and injects itself); never copied into overrides.
 #: https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
@@ -73,7 +91,7 @@ class Decision(str, enum.Enum):
     """What the function did with one event (logged, returned and counted as a metric)."""
 
     RESUBMITTED = "resubmitted"
-    CAP_REACHED = "cap_reached"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     SKIPPED_NOT_BATCH_EVENT = "skipped_not_batch_event"
     SKIPPED_NOT_FAILED = "skipped_not_failed"
     SKIPPED_NOT_RECLAIM = "skipped_not_reclaim"
@@ -275,6 +293,126 @@ def max_resubmissions(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
+def fallback_job_queue(environ: Mapping[str, str] | None = None) -> str | None:
+    """``SPOTKIT_FALLBACK_JOB_QUEUE``: the on-demand job queue (ARN or name), or None when unset/empty."""
+    environ = os.environ if environ is None else environ
+    return environ.get(FALLBACK_QUEUE_ENV, "").strip() or None
+
+
+def fallback_after_losses(environ: Mapping[str, str] | None = None) -> int:
+    """``SPOTKIT_FALLBACK_AFTER_LOSSES`` (default 2): the Spot loss of a lineage from which on its
+    resubmission goes to the fallback queue (2: the first loss is retried on Spot, the second goes on-demand).
+
+    Raises:
+        ValueError: the env var is not an integer >= 1.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(FALLBACK_AFTER_ENV, "").strip()
+    if not raw:
+        return DEFAULT_FALLBACK_AFTER_LOSSES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{FALLBACK_AFTER_ENV}={raw!r} is not an integer") from None
+    if value < 1:
+        raise ValueError(f"{FALLBACK_AFTER_ENV}={value} must be >= 1")
+    return value
+
+
+def target_job_queue(job: JobStateChange, lineage: Lineage,
+                     environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """``(job queue to resubmit to, True when it is the fallback queue)``.
+
+    The failure being handled is Spot loss number ``lineage.count + 1`` of the lineage; from loss
+    number ``SPOTKIT_FALLBACK_AFTER_LOSSES`` on, the resubmission goes to ``SPOTKIT_FALLBACK_JOB_QUEUE``
+    when one is configured, else back to the job's own queue.
+
+    Raises:
+        ValueError: ``SPOTKIT_FALLBACK_AFTER_LOSSES`` is invalid.
+    """
+    fallback = fallback_job_queue(environ)
+    if fallback and lineage.count + 1 >= fallback_after_losses(environ):
+        return fallback, True
+    return job.job_queue, False
+
+
+def encode_index_map(indexes: Any) -> str:
+    """Compact form of array indexes: sorted, deduplicated, runs as ``a-b``, joined by ``,``.
+
+    ``[9, 0, 1, 2, 7, 10, 11]`` -> ``"0-2,7,9-11"``. Inverse: :func:`decode_index_map`.
+
+    Raises:
+        ValueError: an index is not a non-negative integer.
+    """
+    values = sorted(set(indexes))
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
+        raise ValueError(f"array indexes must be non-negative integers, got {values!r}")
+    parts: list[str] = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        parts.append(str(values[i]) if i == j else f"{values[i]}-{values[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def decode_index_map(text: str) -> list[int]:
+    """Expand ``"0-2,7,9-11"`` to ``[0, 1, 2, 7, 9, 10, 11]`` (see :data:`ARRAY_INDEX_MAP_ENV`).
+
+    Raises:
+        MalformedEventError: the text is not ascending, non-overlapping ranges of at most
+            10,000 indexes (Batch's largest array).
+    """
+    out: list[int] = []
+    for part in text.strip().split(","):
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise MalformedEventError(f"{ARRAY_INDEX_MAP_ENV}={text!r}: {part!r} is not N or N-M")
+        start, stop = int(lo), int(hi) if sep else int(lo)
+        if stop < start or (out and start <= out[-1]) or len(out) + stop - start + 1 > MAX_ARRAY_SIZE:
+            raise MalformedEventError(f"{ARRAY_INDEX_MAP_ENV}={text!r} is not ascending ranges of "
+                                      f"at most {MAX_ARRAY_SIZE} indexes")
+        out.extend(range(start, stop + 1))
+    return out
+
+
+def _container_env(job: JobStateChange) -> dict[str, str]:
+    items = (job.raw.get("container") or {}).get("environment") or []
+    return {i["name"]: str(i.get("value", "")) for i in items
+            if isinstance(i, Mapping) and isinstance(i.get("name"), str)}
+
+
+def original_array_index(job: JobStateChange) -> int | None:
+    """The index of the *original* array child that ``job`` is running, or None.
+
+    - a child of a grouped resubmission (``SPOTKIT_ARRAY_INDEX_MAP`` in its environment): ``map[index]``;
+    - any other array child: its own index;
+    - a single job that is a resubmitted lone child: its ``SPOTKIT_ARRAY_INDEX``;
+    - anything else: None.
+
+    Raises:
+        MalformedEventError: the index map or ``SPOTKIT_ARRAY_INDEX`` is malformed or too short.
+    """
+    env = _container_env(job)
+    index = job.array_index
+    if index is not None:
+        if ARRAY_INDEX_MAP_ENV in env:
+            mapping = decode_index_map(env[ARRAY_INDEX_MAP_ENV])
+            if index >= len(mapping):
+                raise MalformedEventError(f"array index {index} of job {job.job_id} is outside its "
+                                          f"{ARRAY_INDEX_MAP_ENV} ({len(mapping)} entries)")
+            return mapping[index]
+        return index
+    raw = env.get(ARRAY_INDEX_ENV)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise MalformedEventError(f"{ARRAY_INDEX_ENV}={raw!r} on job {job.job_id} is not an integer")
+    return int(raw)
+
+
 def matching_pattern(reason: str | None, patterns: tuple[str, ...] | None = None) -> str | None:
     """The first reclaim glob that ``reason`` matches (case-sensitive, whole string), else None.
 
@@ -346,11 +484,12 @@ def classify(job: JobStateChange, patterns: tuple[str, ...] | None = None) -> tu
     return Decision.SKIPPED_NOT_RECLAIM, shown
 
 
-def _env_pairs(container: Mapping[str, Any], extra: Mapping[str, str]) -> list[dict[str, str]]:
+def _env_pairs(container: Mapping[str, Any], extra: Mapping[str, str],
+               drop: tuple[str, ...] = ()) -> list[dict[str, str]]:
     env: dict[str, str] = {}
     for item in container.get("environment") or []:
         name = item.get("name") if isinstance(item, Mapping) else None
-        if not isinstance(name, str) or name.startswith(RESERVED_ENV_PREFIXES):
+        if not isinstance(name, str) or name.startswith(RESERVED_ENV_PREFIXES) or name in drop:
             continue
         env[name] = str(item.get("value", ""))
     env.update(extra)
@@ -378,7 +517,8 @@ def lineage_tags(lineage: Lineage) -> dict[str, str]:
 
 
 def build_submit_request(job: JobStateChange, lineage: Lineage,
-                         inherited_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+                         inherited_tags: Mapping[str, str] | None = None,
+                         job_queue: str | None = None) -> dict[str, Any]:
     """Keyword arguments for ``batch.submit_job`` that rerun ``job`` as it was submitted.
 
     Carried over: jobName, jobQueue, jobDefinition (ARN with revision, so a newer revision does not
@@ -386,7 +526,9 @@ def build_submit_request(job: JobStateChange, lineage: Lineage,
     resourceRequirements with legacy ``vcpus``/``memory`` converted to VCPU/MEMORY), parameters,
     retryStrategy (attempts, evaluateOnExit), timeout, tags (without ``aws:`` keys, plus the lineage
     tags), propagateTags, shareIdentifier and schedulingPriority (as schedulingPriorityOverride).
-    A lone array child becomes a single job with ``SPOTKIT_ARRAY_INDEX=<index>`` in its environment.
+    A lone array child becomes a single job with ``SPOTKIT_ARRAY_INDEX=<original index>`` in its
+    environment (:func:`original_array_index`; any ``SPOTKIT_ARRAY_INDEX_MAP`` is dropped).
+    ``job_queue`` (e.g. the on-demand fallback, :func:`target_job_queue`) replaces the job's queue.
 
     Not carried over:
 
@@ -394,7 +536,8 @@ def build_submit_request(job: JobStateChange, lineage: Lineage,
       dependency id may also be long gone (jobs are kept ~7 days), which would make SubmitJob fail.
     - ``containerOverrides.instanceType``: SubmitJob accepts it only for multi-node parallel jobs,
       which this function does not resubmit (API_ContainerOverrides).
-    - ``arrayProperties``: see the array-child note above.
+    - ``arrayProperties``: see the array-child note above; :func:`build_array_request` regroups
+      children reclaimed together.
     - ``secrets``, image, volumes and the rest of the container: they come from the job definition
       revision, which is reused as is (secrets cannot be overridden at submit time anyway).
 
@@ -406,22 +549,19 @@ def build_submit_request(job: JobStateChange, lineage: Lineage,
     raw = job.raw
     container = raw.get("container") or {}
     extra_env: dict[str, str] = {}
-    # TODO(arrays): group the reclaimed children of one array parent into a single new array job
-    # (arrayProperties.size = number of lost children, SPOTKIT_ARRAY_INDEX_MAP mapping new index ->
-    # old index) instead of one single job per child. Needs a short aggregation window (e.g. SQS
-    # batching) before SubmitJob; the request shape built here stays the same per child.
-    if job.array_index is not None:
-        extra_env[ARRAY_INDEX_ENV] = str(job.array_index)
+    original_index = original_array_index(job)
+    if original_index is not None:
+        extra_env[ARRAY_INDEX_ENV] = str(original_index)
 
     request: dict[str, Any] = {
         "jobName": job.job_name,
-        "jobQueue": job.job_queue,
+        "jobQueue": job_queue or job.job_queue,
         "jobDefinition": job.job_definition,
     }
     overrides: dict[str, Any] = {}
     if container.get("command"):
         overrides["command"] = [str(c) for c in container["command"]]
-    env = _env_pairs(container, extra_env)
+    env = _env_pairs(container, extra_env, drop=(ARRAY_INDEX_MAP_ENV,))
     if env:
         overrides["environment"] = env
     reqs = _resource_requirements(container)
@@ -447,5 +587,62 @@ def build_submit_request(job: JobStateChange, lineage: Lineage,
     tags = {**(inherited_tags or {}), **job.tags}
     tags = {k: v for k, v in tags.items() if not k.startswith(RESERVED_TAG_PREFIXES)}
     tags.update(lineage_tags(lineage))
+    request["tags"] = dict(sorted(tags.items()))
+    return request
+
+
+def array_group_key(request: Mapping[str, Any]) -> str:
+    """What must be equal for children to share one resubmitted array job: the single-job request
+    without its ``SPOTKIT_ARRAY_INDEX`` and lineage tags (canonical JSON)."""
+    shape = json.loads(json.dumps(request))
+    overrides = shape.get("containerOverrides") or {}
+    overrides["environment"] = [e for e in overrides.get("environment") or [] if e["name"] != ARRAY_INDEX_ENV]
+    shape["tags"] = {k: v for k, v in (shape.get("tags") or {}).items()
+                     if k not in (TAG_PREVIOUS_JOB_ID, TAG_ORIGINAL_JOB_ID, TAG_RESUBMISSION_COUNT)}
+    return json.dumps(shape, sort_keys=True)
+
+
+def split_for_arrays(indexes: list[int]) -> list[list[int]]:
+    """Split sorted original indexes into chunks that each fit one array job: at most
+    :data:`MAX_ARRAY_SIZE` children and :data:`MAX_INDEX_MAP_CHARS` characters of index map."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for index in sorted(indexes):
+        trial = current + [index]
+        if len(trial) > MAX_ARRAY_SIZE or len(encode_index_map(trial)) > MAX_INDEX_MAP_CHARS:
+            chunks.append(current)
+            trial = [index]
+        current = trial
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def build_array_request(single_request: Mapping[str, Any], indexes: list[int], *,
+                        parent_job_id: str, lineage: Lineage) -> dict[str, Any]:
+    """One array job of ``len(indexes)`` children from the single-job request of one of them.
+
+    Child ``i`` of the new job gets ``AWS_BATCH_JOB_ARRAY_INDEX=i`` from Batch and runs original
+    index ``sorted(indexes)[i]``, read from ``SPOTKIT_ARRAY_INDEX_MAP``. Lineage tags: the original
+    job id of the lineage, ``previous-job-id`` = the failed array parent, count + 1.
+
+    Raises:
+        ValueError: fewer than 2 or more than 10,000 indexes (Batch's array size limits), or a map
+            longer than :data:`MAX_INDEX_MAP_CHARS` (use :func:`split_for_arrays`).
+    """
+    if not MIN_ARRAY_SIZE <= len(set(indexes)) <= MAX_ARRAY_SIZE:
+        raise ValueError(f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {len(set(indexes))}")
+    mapping = encode_index_map(indexes)
+    if len(mapping) > MAX_INDEX_MAP_CHARS:
+        raise ValueError(f"index map of {len(mapping)} characters exceeds {MAX_INDEX_MAP_CHARS}")
+    request = json.loads(json.dumps(single_request))
+    overrides = request.setdefault("containerOverrides", {})
+    env = [e for e in overrides.get("environment") or [] if e["name"] not in (ARRAY_INDEX_ENV, ARRAY_INDEX_MAP_ENV)]
+    env.append({"name": ARRAY_INDEX_MAP_ENV, "value": mapping})
+    overrides["environment"] = sorted(env, key=lambda e: e["name"])
+    request["arrayProperties"] = {"size": len(set(indexes))}
+    tags = dict(request.get("tags") or {})
+    tags.update(lineage_tags(Lineage(original_job_id=lineage.original_job_id, previous_job_id=parent_job_id,
+                                     count=lineage.count)))
     request["tags"] = dict(sorted(tags.items()))
     return request
