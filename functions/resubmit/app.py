@@ -99,7 +99,9 @@ logger = Logger(service=SERVICE)
 # trace only when a layer or the zip provides it (``pip install aws-lambda-powertools[tracer]``).
 tracer = Tracer(service=SERVICE) if importlib.util.find_spec("aws_xray_sdk") else _NoTracer()
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is answered like any other (all ids in batchItemFailures) rather
+# than by raising: same effect on the queue, and the failures are already logged per record.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # No botocore retries on Batch: SubmitJob is not idempotent (see "Lost responses" above); throttling
 # is retried by _submit_job, reads fail the record and SQS retries it.

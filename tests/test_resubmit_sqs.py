@@ -1,0 +1,313 @@
+"""functions/resubmit fed by SQS (the event source mapping's batches), against moto.
+
+Covers what only the buffered pipeline does: partial batch failures, duplicates inside and across
+batches, SubmitJob throttling (TooManyRequestsException) with backoff, malformed records, reclaimed
+array children regrouped into one array job, on-demand fallback after K Spot losses, the budget
+alert for a group, and lost SubmitJob responses found again on redelivery.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+from conftest import LambdaContext
+
+REGION = "us-east-1"
+TABLE = "spotkit-resubmit-idempotency"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:spotkit-resubmit-events"
+
+
+@pytest.fixture
+def batch():
+    return boto3.client("batch", region_name=REGION)
+
+
+@pytest.fixture
+def table(aws, monkeypatch):
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    monkeypatch.setenv("SPOTKIT_IDEMPOTENCY_TABLE", TABLE)
+    monkeypatch.setenv("SPOTKIT_IDEMPOTENCY_TTL_SECONDS", "86400")
+    return ddb
+
+
+@pytest.fixture
+def event(load_event, batch_resources):
+    """``event(job_id=None, name="spot_reclaim", **detail)``: a FAILED event aimed at the moto queue."""
+
+    def _event(job_id: str | None = None, name: str = "spot_reclaim", **detail):
+        ev = load_event(name, jobQueue=batch_resources.job_queue_arn,
+                        jobDefinition=batch_resources.job_definition_arn, **detail)
+        if job_id:
+            ev["detail"].update(jobId=job_id, jobArn=f"arn:aws:batch:{REGION}:123456789012:job/{job_id}")
+        return ev
+
+    return _event
+
+
+def sqs_batch(*events, receive_count: int = 1, bodies: list[str] | None = None) -> dict:
+    """An SQS event as the event source mapping delivers it: one record per EventBridge event."""
+    records = []
+    for body in [json.dumps(e) for e in events] + list(bodies or []):
+        records.append({
+            "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body,
+            "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1795269600000",
+                           "SenderId": "AIDAEVENTS", "ApproximateFirstReceiveTimestamp": "1795269600001"},
+            "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs", "eventSourceARN": QUEUE_ARN,
+            "awsRegion": REGION})
+    return {"Records": records}
+
+
+def failed_ids(response: dict) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+@pytest.fixture
+def submits(resubmit_app):
+    """Every SubmitJob request body the function sends, in order."""
+    seen: list[dict] = []
+
+    def _capture(params, **_):
+        seen.append(json.loads(params["body"]))
+
+    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _capture)
+    yield seen
+    resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _capture)
+
+
+def emf(capsys) -> dict[str, float]:
+    """Sum of every EMF metric printed so far (Powertools flushes them to stdout)."""
+    totals: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        for metric in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = doc[metric["Name"]]
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values if isinstance(values, list)
+                                                                         else [values])
+    return totals
+
+
+def _jobs(batch, queue_arn) -> list[dict]:
+    out = []
+    for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
+        out += batch.list_jobs(jobQueue=queue_arn, jobStatus=status)["jobSummaryList"]
+    return out
+
+
+def test_same_event_three_times_in_one_batch_and_again_later_submits_once(
+        resubmit_app, table, event, batch, batch_resources, submits, lambda_context, capsys):
+    ev = event()
+    first = resubmit_app.handler(sqs_batch(ev, ev, ev), lambda_context)
+    later = resubmit_app.handler(sqs_batch(ev, receive_count=1), lambda_context)
+
+    assert failed_ids(first) == failed_ids(later) == []
+    assert len(submits) == 1
+    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert emf(capsys) == {"resubmitted": 1, "duplicate": 3}
+
+
+def test_malformed_records_fail_alone_and_the_rest_is_resubmitted(resubmit_app, table, event, submits,
+                                                                 load_event, lambda_context, caplog):
+    good = event()
+    ev = sqs_batch(good, load_event("malformed"), bodies=["{not json"])
+    response = resubmit_app.handler(ev, lambda_context)
+
+    bad_ids = [r["messageId"] for r in ev["Records"][1:]]
+    assert sorted(failed_ids(response)) == sorted(bad_ids)
+    assert len(submits) == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert {e.message_id for e in errors} == set(bad_ids)
+    assert all("DLQ" in e.getMessage() for e in errors)
+
+
+def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event, batch, batch_resources, submits,
+                                                     lambda_context, monkeypatch, capsys):
+    monkeypatch.setattr(resubmit_app, "BACKOFF_BASE_SECONDS", 0.01)
+    throttles = []
+
+    def _throttle(**_):
+        if len(throttles) < 3:
+            throttles.append(1)
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
+                               "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
+
+    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _throttle)
+    try:
+        response = resubmit_app.handler(sqs_batch(event()), lambda_context)
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
+
+    assert failed_ids(response) == []
+    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert emf(capsys) == {"throttled": 3, "resubmitted": 1}
+
+
+def test_throttled_past_the_deadline_returns_the_record_and_loses_nothing(
+        resubmit_app, table, event, batch, batch_resources, monkeypatch):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Late(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 5_100  # less than the deadline margin plus any backoff pause
+
+    def _throttle(**_):
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
+                           "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
+
+    ev = sqs_batch(event())
+    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _throttle)
+    try:
+        response = resubmit_app.handler(ev, Late())
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
+    assert failed_ids(response) == [ev["Records"][0]["messageId"]]
+    assert table.scan(TableName=TABLE)["Items"] == []  # claim released
+    assert _jobs(batch, batch_resources.job_queue_arn) == []
+
+    retry = resubmit_app.handler(sqs_batch(event(), receive_count=2), LambdaContext())
+    assert failed_ids(retry) == []
+    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+
+
+@pytest.fixture
+def array_parent(batch, batch_resources):
+    return batch.submit_job(jobName="sweep", jobQueue=batch_resources.job_queue_arn,
+                            jobDefinition=batch_resources.job_definition_arn, arrayProperties={"size": 10},
+                            tags={"team": "quant"})["jobId"]
+
+
+def child_event(event, parent: str, index: int, **detail):
+    return event(f"{parent}:{index}", name="array_child_reclaim", arrayProperties={"index": index}, **detail)
+
+
+def test_children_reclaimed_together_come_back_as_one_array_job(
+        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context, load_event, capsys):
+    parent_failed = load_event("array_parent", jobQueue=batch_resources.job_queue_arn)
+    children = [child_event(event, array_parent, i) for i in (5, 1, 4, 3)]
+    response = resubmit_app.handler(sqs_batch(*children, parent_failed), lambda_context)
+
+    assert failed_ids(response) == []
+    [sent] = submits
+    assert sent["arrayProperties"] == {"size": 4}
+    env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
+    assert env["SPOTKIT_ARRAY_INDEX_MAP"] == "1,3-5"
+    assert "SPOTKIT_ARRAY_INDEX" not in env and not any(n.startswith("AWS_BATCH") for n in env)
+    assert sent["tags"]["team"] == "quant"
+    assert sent["tags"]["spotkit:previous-job-id"] == array_parent
+    assert sent["tags"]["spotkit:original-job-id"] == array_parent
+    assert sent["tags"]["spotkit:resubmission-count"] == "1"
+    metrics = emf(capsys)
+    assert metrics["resubmitted"] == 4 and metrics["array-groups"] == 1 and metrics["skipped"] == 1
+
+    # One child redelivered alone later: recognised as already resubmitted (new index 2 = original 4).
+    again = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 4)), lambda_context)
+    assert failed_ids(again) == [] and len(submits) == 1
+
+
+def test_child_of_a_regrouped_job_lost_alone_runs_its_original_index(
+        resubmit_app, table, event, array_parent, submits, lambda_context):
+    container = {"environment": [{"name": "SPOTKIT_ARRAY_INDEX_MAP", "value": "1,3-5"},
+                                 {"name": "STRATEGY", "value": "mean-reversion"}],
+                 "command": ["python", "-m", "job"]}
+    regrouped = f"{array_parent}:2"
+    ev = event(regrouped, name="array_child_reclaim", arrayProperties={"index": 2}, container=container)
+    resubmit_app.handler(sqs_batch(ev), lambda_context)
+
+    [sent] = submits
+    env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
+    assert env == {"SPOTKIT_ARRAY_INDEX": "4", "STRATEGY": "mean-reversion"}
+    assert "arrayProperties" not in sent
+
+
+def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, batch, batch_resources, submits,
+                                                  lambda_context, monkeypatch, capsys):
+    fallback = batch.create_job_queue(jobQueueName="spotkit-on-demand", state="ENABLED", priority=1,
+                                      computeEnvironmentOrder=[{"order": 1, "computeEnvironment":
+                                                                batch_resources.compute_environment_arn}])
+    monkeypatch.setenv("SPOTKIT_FALLBACK_JOB_QUEUE", fallback["jobQueueArn"])
+    monkeypatch.setenv("SPOTKIT_FALLBACK_AFTER_LOSSES", "2")
+
+    first = resubmit_app.handler(sqs_batch(event()), lambda_context)
+    [summary] = _jobs(batch, batch_resources.job_queue_arn)
+    new = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"][0]
+    second = resubmit_app.handler(sqs_batch(event(new["jobId"], tags=new["tags"])), lambda_context)
+
+    assert failed_ids(first) == failed_ids(second) == []
+    assert [s["jobQueue"] for s in submits] == [batch_resources.job_queue_arn, fallback["jobQueueArn"]]
+    assert submits[1]["tags"]["spotkit:resubmission-count"] == "2"
+    assert emf(capsys) == {"resubmitted": 2, "fallback": 1}
+
+
+def test_group_past_the_budget_sends_one_alert_with_every_child(
+        resubmit_app, table, event, batch, array_parent, alert_topic, submits, lambda_context, monkeypatch, capsys):
+    topic, inbox = alert_topic
+    monkeypatch.setenv("SPOTKIT_ALERT_TOPIC_ARN", topic)
+    batch.tag_resource(resourceArn=batch.describe_jobs(jobs=[array_parent])["jobs"][0]["jobArn"],
+                       tags={"spotkit:resubmission-count": "3", "spotkit:original-job-id": "root-job"})
+    response = resubmit_app.handler(sqs_batch(*[child_event(event, array_parent, i) for i in (2, 7)]),
+                                    lambda_context)
+
+    assert failed_ids(response) == [] and submits == []
+    messages = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
+    [alert] = [json.loads(json.loads(m["Body"])["Message"]) for m in messages["Messages"]]
+    assert alert["event"] == "spotkit.resubmission_budget_exhausted"
+    assert alert["jobIds"] == [f"{array_parent}:2", f"{array_parent}:7"]
+    assert alert["lineage"]["original_job_id"] == "root-job"
+    assert emf(capsys) == {"budget-exhausted": 2}
+
+
+def _lose_next_submit_response(resubmit_app):
+    """The next SubmitJob reaches Batch, then its response is lost (read timeout). Returns the undo."""
+    fired = []
+
+    def _lose(**_):
+        if not fired:
+            fired.append(True)
+            raise ReadTimeoutError(endpoint_url="https://batch.us-east-1.amazonaws.com")
+
+    resubmit_app.batch.meta.events.register("after-call.batch.SubmitJob", _lose)
+    return lambda: resubmit_app.batch.meta.events.unregister("after-call.batch.SubmitJob", _lose)
+
+
+def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch, batch_resources, submits,
+                                              lambda_context, monkeypatch):
+    monkeypatch.setattr(resubmit_app, "LOOKUP_DELAYS_SECONDS", ())  # no lookup in the failing invocation
+    ev = event()
+    undo = _lose_next_submit_response(resubmit_app)
+    try:
+        failed = resubmit_app.handler(sqs_batch(ev), lambda_context)
+    finally:
+        undo()
+    assert len(failed_ids(failed)) == 1
+    retry = resubmit_app.handler(sqs_batch(ev, receive_count=2), lambda_context)
+
+    assert failed_ids(retry) == []
+    assert len(submits) == 1
+    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+
+
+def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
+        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context):
+    children = [child_event(event, array_parent, i) for i in (2, 3, 8)]
+    undo = _lose_next_submit_response(resubmit_app)
+    try:
+        failed = resubmit_app.handler(sqs_batch(*children), lambda_context)
+    finally:
+        undo()
+    assert len(failed_ids(failed)) == 3  # all three back to the queue, the array job exists
+    retry = resubmit_app.handler(sqs_batch(*children, receive_count=2), lambda_context)
+
+    assert failed_ids(retry) == []
+    assert len(submits) == 1
+    arrays = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
+              and ":" not in j["jobId"]]
+    assert len(arrays) == 1
