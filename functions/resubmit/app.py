@@ -65,13 +65,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+import botocore.session
 import reclaim
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
@@ -103,10 +102,17 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 # than by raising: same effect on the queue, and the failures are already logged per record.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# No botocore retries on Batch: SubmitJob is not idempotent (see "Lost responses" above); throttling
-# is retried by _submit_job, reads fail the record and SQS retries it.
-batch = boto3.client("batch", config=Config(retries={"mode": "standard", "max_attempts": 1}))
-sns = boto3.client("sns")
+# Plain botocore clients: importing boto3 (and s3transfer with it) would add ~100 ms to every cold
+# start. No botocore retries on Batch: SubmitJob is not idempotent (see "Lost responses" above);
+# throttling is retried by _submit_job, reads fail the record and SQS retries it.
+_session = botocore.session.get_session()
+batch = _session.create_client("batch", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
+@functools.lru_cache(maxsize=None)
+def _sns():
+    """The SNS client, created on first use (only budget alerts need it)."""
+    return _session.create_client("sns")
 
 #: Decision -> EMF metric name.
 METRIC_NAMES = {
@@ -252,7 +258,7 @@ def _alert_budget_exhausted(works: list[Work]) -> bool:
         "maxResubmissions": reclaim.max_resubmissions(),
         "lineage": first.lineage.as_dict(),
     }
-    sns.publish(TopicArn=topic, Subject=f"spotkit: resubmission budget exhausted for {first.job.job_name}"[:100],
+    _sns().publish(TopicArn=topic, Subject=f"spotkit: resubmission budget exhausted for {first.job.job_name}"[:100],
                 Message=json.dumps(message, sort_keys=True),
                 MessageAttributes={"event": {"DataType": "String",
                                              "StringValue": "spotkit.resubmission_budget_exhausted"}})
@@ -356,7 +362,10 @@ def _duplicate(work: Work, previous: dict[str, Any]) -> dict[str, Any]:
                    newJobArn=previous.get("jobArn"), newArrayIndex=previous.get("arrayIndex"))
 
 
-def _in_progress(work: Work, busy: Busy) -> IdempotencyAlreadyInProgressError:
+def _in_progress(work: Work, busy: Busy) -> Exception:
+    # Imported here: the idempotency package costs ~25 ms of cold start and is rarely needed.
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     return IdempotencyAlreadyInProgressError(
         f"resubmission of job {work.job.job_id} is in progress in another invocation "
         f"(claim expires at {busy.until_ms} ms); retry later")
@@ -475,7 +484,7 @@ def _log_failure(exc: Exception, **keys: Any) -> None:
         _count("malformed-event")
         logger.error("malformed Batch Job State Change event: failing it so it ends in the DLQ",
                      extra={**keys, "error": str(exc)})
-    elif isinstance(exc, IdempotencyAlreadyInProgressError):
+    elif type(exc).__name__ == "IdempotencyAlreadyInProgressError":  # see _in_progress
         logger.info("resubmission in progress elsewhere: failing the record for a later retry",
                     extra={**keys, "error": str(exc)})
     elif isinstance(exc, ValueError):
