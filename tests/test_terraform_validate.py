@@ -70,7 +70,10 @@ def test_root_validates_with_rendered_files(terraform, tree, name, monkeypatch):
 
 
 def _plan_module(terraform, tmp_path, module: str, arguments: str):
-    """`terraform plan` a throwaway root calling ``module``; no AWS call is made before validation."""
+    """`terraform plan` a throwaway root calling ``module``; no AWS call is made before validation.
+
+    Data sources that call AWS (aws_caller_identity) fail at once: STS points at a closed local port.
+    """
     (tmp_path / "main.tf").write_text(textwrap.dedent(f"""\
         provider "aws" {{
           region                      = "us-east-1"
@@ -80,6 +83,10 @@ def _plan_module(terraform, tmp_path, module: str, arguments: str):
           skip_requesting_account_id  = true
           skip_metadata_api_check     = true
           skip_get_ec2_platforms      = true
+          max_retries                 = 1
+          endpoints {{
+            sts = "http://127.0.0.1:9"
+          }}
         }}
         module "m" {{
           source = "{REPO / 'modules' / module}"
@@ -119,3 +126,56 @@ def test_job_definition_default_retry_rules_plan(terraform, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'on_status_reason = "Host EC2*"' in proc.stdout
     assert 'on_reason = "*"' in proc.stdout
+
+
+def _resubmit_arguments(extra: str = "") -> str:
+    return textwrap.dedent(f"""\
+        name                = "x"
+        job_queue_arns      = ["arn:aws:batch:us-east-1:123456789012:job-queue/q"]
+        job_definition_arns = ["arn:aws:batch:us-east-1:123456789012:job-definition/d:1"]
+        lambda_zip_path     = "{REPO / 'pyproject.toml'}"
+        lambda_runtime      = "python3.8"
+        """) + textwrap.dedent(extra)
+
+
+WINDOW_RULE = "maximum_batching_window_seconds must be at least 1 when batch_size is above 10"
+
+
+def test_resubmit_rejects_a_large_batch_without_a_batching_window(terraform, tmp_path):
+    proc = _plan_module(terraform, tmp_path, "spot-resubmit", _resubmit_arguments("""\
+        batch_size                      = 100
+        maximum_batching_window_seconds = 0
+        """))
+    assert proc.returncode == 1
+    assert WINDOW_RULE in " ".join(proc.stderr.split())
+
+
+def test_resubmit_accepts_a_large_batch_with_a_batching_window(terraform, tmp_path):
+    proc = _plan_module(terraform, tmp_path, "spot-resubmit", _resubmit_arguments("""\
+        batch_size                      = 100
+        maximum_batching_window_seconds = 1
+        maximum_concurrency             = 2
+        """))
+    stderr = " ".join(proc.stderr.split())
+    # The plan got as far as reading the account (STS is unreachable on purpose), like the
+    # rejected case above, and found nothing wrong with the inputs.
+    assert "Error getting Caller Identity" in stderr
+    assert WINDOW_RULE not in stderr and "Invalid value for variable" not in stderr
+
+
+def test_resubmit_rejects_out_of_range_delivery_settings(terraform, tmp_path):
+    proc = _plan_module(terraform, tmp_path, "spot-resubmit", _resubmit_arguments("""\
+        batch_size                      = 10001
+        maximum_batching_window_seconds = 301
+        maximum_concurrency             = 1
+        max_receive_count               = 0
+        fallback_after_spot_losses      = 0
+        """))
+    assert proc.returncode == 1
+    stderr = " ".join(proc.stderr.split())
+    for message in ("batch_size must be a whole number between 1 and 10000",
+                    "maximum_batching_window_seconds must be a whole number of seconds between 0 and 300",
+                    "maximum_concurrency must be null or a whole number between 2 and 1000",
+                    "max_receive_count must be a whole number between 1 and 1000",
+                    "fallback_after_spot_losses must be a whole number >= 1"):
+        assert message in stderr, message

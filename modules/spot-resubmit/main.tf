@@ -10,6 +10,43 @@ locals {
   create_alert_topic = var.create && var.create_alert_topic
   alert_topic_arn    = local.create_alert_topic ? aws_sns_topic.alerts[0].arn : var.alert_topic_arn
 
+  # One customer managed key for both queues (and the created alert topic) unless one is passed
+  # in. Not AWS managed alias/aws/sqs: EventBridge sends to the events queue and the DLQ as the
+  # events.amazonaws.com service principal, and an AWS managed key's policy cannot grant that, so
+  # every delivery (and every dead letter) would fail.
+  create_kms_key = var.create && var.create_kms_key
+  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  dlq_kms_key_id = var.dlq_kms_master_key_id != null ? var.dlq_kms_master_key_id : local.kms_key_arn
+  alert_topic_kms_key_id = (
+    var.alert_topic_kms_master_key_id != null ? var.alert_topic_kms_master_key_id :
+    local.kms_key_arn != null ? local.kms_key_arn : "alias/aws/sns"
+  )
+
+  # Names and ARNs built from inputs, not from resource attributes, where a policy needs them
+  # before the resource exists (the key policy names the queues and alarms that use the key).
+  rule_name         = "${var.name}-failed"
+  rule_arn          = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  events_queue_name = "${var.name}-events"
+  dlq_name          = "${var.name}-dlq"
+  queue_arn_prefix  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
+  alarm_arn_pattern = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
+
+  # Lambda: "set the source queue's visibility timeout to at least six times the timeout that you
+  # configure on your function" (plus the batching window, which also holds received messages).
+  # Lambda Developer Guide, "Creating and configuring an Amazon SQS event source mapping".
+  events_visibility_timeout_seconds = 6 * var.lambda_timeout + var.maximum_batching_window_seconds
+
+  # AWS rejects an SQS mapping with BatchSize > 10 and no batching window. Terraform 1.0 variable
+  # validations cannot compare two variables, so this local fails the plan instead (Terraform
+  # evaluates every local, used or not).
+  batching_window_check = var.batch_size > 10 && var.maximum_batching_window_seconds < 1 ? tobool(
+    "maximum_batching_window_seconds must be at least 1 when batch_size is above 10 (AWS Lambda rule for SQS event sources)."
+  ) : true
+
+  fallback_job_queue_arns = var.fallback_job_queue_arn == null ? [] : [var.fallback_job_queue_arn]
+  # Every queue a lineage may run in: the rule watches them and the function may submit to them.
+  all_job_queue_arns = distinct(concat(var.job_queue_arns, local.fallback_job_queue_arns))
+
   log_group_name = "/aws/lambda/${var.name}"
 
   # Idempotency table: created here, or an existing one passed by name, or none (empty name).
@@ -32,7 +69,7 @@ locals {
     detail-type = ["Batch Job State Change"]
     detail = merge(
       { status = ["FAILED"] },
-      var.restrict_to_job_queues ? { jobQueue = var.job_queue_arns } : {},
+      var.restrict_to_job_queues ? { jobQueue = local.all_job_queue_arns } : {},
     )
   }
 
@@ -43,41 +80,148 @@ locals {
     # Empty: no idempotency (a duplicate delivery of one FAILED event may resubmit twice).
     SPOTKIT_IDEMPOTENCY_TABLE       = local.idempotency_table_name == null ? "" : local.idempotency_table_name
     SPOTKIT_IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
-    POWERTOOLS_SERVICE_NAME         = "spotkit-resubmit"
-    POWERTOOLS_LOG_LEVEL            = var.log_level
+    # Empty: every resubmission goes back to the job's own queue.
+    SPOTKIT_FALLBACK_JOB_QUEUE    = var.fallback_job_queue_arn == null ? "" : var.fallback_job_queue_arn
+    SPOTKIT_FALLBACK_AFTER_LOSSES = tostring(var.fallback_after_spot_losses)
+    # The service name is the `service` dimension of every metric the alarms read.
+    POWERTOOLS_SERVICE_NAME      = var.name
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
   })
 }
 
 ################################################################################
-# Alert topic and dead-letter queue
+# Customer managed key for the queues and the alert topic
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+################################################################################
+
+data "aws_iam_policy_document" "kms" {
+  count = local.create_kms_key ? 1 : 0
+
+  # The account decides through IAM policies (the function's role, operators, Terraform itself).
+  statement {
+    sid       = "AccountIamPolicies"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # EventBridge encrypts what it sends to the events queue and to the DLQ: only for this rule,
+  # and only for these two queues (SQS puts the queue ARN in the encryption context).
+  statement {
+    sid       = "EventBridgeToTheQueues"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.rule_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = ["${local.queue_arn_prefix}:${local.events_queue_name}", "${local.queue_arn_prefix}:${local.dlq_name}"]
+    }
+  }
+
+  # CloudWatch publishes alarm notifications to the (encrypted) alert topic: this module's alarms only.
+  statement {
+    sid       = "CloudWatchAlarmsToTheAlertTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.alarm_arn_pattern]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  description             = "Encrypts the events queue, DLQ and alert topic of ${var.name}"
+  enable_key_rotation     = var.kms_key_enable_rotation
+  deletion_window_in_days = var.kms_key_deletion_window_in_days
+  policy                  = data.aws_iam_policy_document.kms[0].json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
+################################################################################
+# Alert topic
 ################################################################################
 
 resource "aws_sns_topic" "alerts" {
   count = local.create_alert_topic ? 1 : 0
 
   name              = "${var.name}-alerts"
-  kms_master_key_id = var.alert_topic_kms_master_key_id
+  kms_master_key_id = local.alert_topic_kms_key_id
   tags              = var.tags
 }
 
-# Receives events EventBridge could not deliver to the function (after the target retry policy)
-# and asynchronous invocations the function failed (after Lambda's own two retries).
+################################################################################
+# Queues: EventBridge -> "<name>-events" -> (max_receive_count receives) -> "<name>-dlq"
+################################################################################
+
+# Receives events EventBridge could not deliver to the events queue (after the target retry
+# policy), events the function failed max_receive_count times (redrive), and direct asynchronous
+# invocations the function failed (its dead-letter config).
 resource "aws_sqs_queue" "dlq" {
   count = var.create ? 1 : 0
 
-  name                      = "${var.name}-dlq"
+  name                      = local.dlq_name
   message_retention_seconds = var.dlq_message_retention_seconds
-  kms_master_key_id         = var.dlq_kms_master_key_id
+  kms_master_key_id         = local.dlq_kms_key_id
   tags                      = var.tags
 }
 
-data "aws_iam_policy_document" "dlq" {
+# Buffers FAILED-job events between EventBridge and the function, so bursts (a mass Spot reclaim)
+# are absorbed here and consumed in batches at the event source mapping's pace.
+resource "aws_sqs_queue" "events" {
   count = var.create ? 1 : 0
 
+  name                       = local.events_queue_name
+  visibility_timeout_seconds = local.events_visibility_timeout_seconds
+  message_retention_seconds  = var.events_message_retention_seconds
+  kms_master_key_id          = local.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}
+
+# EventBridge sends as the events.amazonaws.com service principal: allow this rule only.
+data "aws_iam_policy_document" "queue" {
+  for_each = var.create ? { events = local.events_queue_name, dlq = local.dlq_name } : {}
+
   statement {
-    sid       = "EventBridgeDeadLetters"
+    sid       = "EventBridgeFromTheRule"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq[0].arn]
+    resources = ["${local.queue_arn_prefix}:${each.value}"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -94,7 +238,14 @@ resource "aws_sqs_queue_policy" "dlq" {
   count = var.create ? 1 : 0
 
   queue_url = aws_sqs_queue.dlq[0].id
-  policy    = data.aws_iam_policy_document.dlq[0].json
+  policy    = data.aws_iam_policy_document.queue["dlq"].json
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  count = var.create ? 1 : 0
+
+  queue_url = aws_sqs_queue.events[0].id
+  policy    = data.aws_iam_policy_document.queue["events"].json
 }
 
 ################################################################################
@@ -168,7 +319,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ResubmitToKnownQueuesAndDefinitions"
     actions   = ["batch:SubmitJob"]
-    resources = concat(var.job_queue_arns, local.job_definition_resources)
+    resources = concat(local.all_job_queue_arns, local.job_definition_resources)
   }
 
   statement {
@@ -177,10 +328,11 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"]
   }
 
-  # DescribeJobs supports no resource-level permissions: "*" is the only valid resource.
+  # DescribeJobs (array parents' tags) and ListJobs (on a redelivered record, find the submission
+  # whose response was lost) support no resource-level permissions: "*" is the only valid resource.
   statement {
-    sid       = "DescribeJobs"
-    actions   = ["batch:DescribeJobs"]
+    sid       = "DescribeAndListJobs"
+    actions   = ["batch:DescribeJobs", "batch:ListJobs"]
     resources = ["*"]
   }
 
@@ -204,16 +356,30 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # The event source mapping polls the events queue with the function's role.
+  statement {
+    sid = "ConsumeEventsQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [aws_sqs_queue.events[0].arn]
+  }
+
   statement {
     sid       = "DeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq[0].arn]
   }
 
-  # The topic, queue and idempotency table are encrypted with KMS; keys are only usable through
-  # those services (a customer managed key's own policy must allow the role too).
+  # The queues (the module's key by default), topic and idempotency table are encrypted with KMS;
+  # keys are only usable through those services. The module's key delegates to IAM (its root
+  # statement), so this statement is what lets the role read the events queue and write the DLQ;
+  # a key passed in must allow the role in its own policy or delegate to IAM the same way.
   statement {
-    sid       = "EncryptedTopicQueueAndTable"
+    sid       = "EncryptedQueuesTopicAndTable"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"]
     condition {
@@ -288,8 +454,8 @@ resource "aws_lambda_function" "this" {
     mode = var.tracing_mode
   }
 
-  # Note: moto (the local emulator's base) does not store DeadLetterConfig, so against the
-  # emulator every plan shows this block as an in-place change. AWS stores it; no diff there.
+  # Only direct asynchronous invocations use it: the event source mapping invokes synchronously
+  # and failed records go back to the events queue, then to the DLQ by its redrive policy.
   dead_letter_config {
     target_arn = aws_sqs_queue.dlq[0].arn
   }
@@ -300,24 +466,26 @@ resource "aws_lambda_function" "this" {
 }
 
 ################################################################################
-# EventBridge: every FAILED Batch job -> the function
+# EventBridge: every FAILED Batch job -> the events queue
 ################################################################################
 
 resource "aws_cloudwatch_event_rule" "failed" {
   count = var.create ? 1 : 0
 
-  name          = "${var.name}-failed"
+  name          = local.rule_name
   description   = "AWS Batch jobs that reached FAILED (${var.name} decides which were lost to Spot)"
   event_pattern = jsonencode(local.event_pattern)
   tags          = var.tags
 }
 
-resource "aws_cloudwatch_event_target" "lambda" {
+# A new target ID (the Lambda target was "resubmit"): Terraform creates this target before it
+# destroys the old one, and a shared ID would let that destroy remove the new target.
+resource "aws_cloudwatch_event_target" "events_queue" {
   count = var.create ? 1 : 0
 
   rule      = aws_cloudwatch_event_rule.failed[0].name
-  target_id = "resubmit"
-  arn       = aws_lambda_function.this[0].arn
+  target_id = "resubmit-queue"
+  arn       = aws_sqs_queue.events[0].arn
 
   retry_policy {
     maximum_event_age_in_seconds = var.event_max_age_seconds
@@ -327,14 +495,130 @@ resource "aws_cloudwatch_event_target" "lambda" {
   dead_letter_config {
     arn = aws_sqs_queue.dlq[0].arn
   }
+
+  depends_on = [aws_sqs_queue_policy.events, aws_sqs_queue_policy.dlq]
 }
 
-resource "aws_lambda_permission" "events" {
+################################################################################
+# Event source mapping: events queue -> function, in batches, with partial batch responses
+#
+# Why a CloudFormation stack and not aws_lambda_event_source_mapping: the module supports
+# hashicorp/aws 3.39 through 5.x, and 3.39's aws_lambda_event_source_mapping has neither
+# function_response_types (ReportBatchItemFailures) nor scaling_config (MaximumConcurrency); both
+# arrived in later provider releases (`terraform providers schema -json` shows the difference).
+# Terraform rejects an unknown argument even in a resource with count = 0, so no
+# aws_lambda_event_source_mapping block is valid on both ends of the range. CloudFormation's
+# AWS::Lambda::EventSourceMapping takes every setting on every provider version: a change of
+# BatchSize, MaximumBatchingWindowInSeconds, FunctionResponseTypes, ScalingConfig or Enabled
+# updates the mapping in place (same UUID); another queue or function replaces it.
+# Trade-offs: whoever runs Terraform also needs the lambda:*EventSourceMapping and
+# cloudformation:*Stack permissions CloudFormation uses, and Terraform compares only the template:
+# a mapping changed outside CloudFormation is not reported as drift.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
+################################################################################
+
+resource "aws_cloudformation_stack" "event_source_mapping" {
   count = var.create ? 1 : 0
 
-  statement_id  = "AllowEventBridge"
-  action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this[0].function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.failed[0].arn
+  name       = "${var.name}-event-source-mapping"
+  on_failure = "DELETE"
+  template_body = jsonencode({
+    AWSTemplateFormatVersion = "2010-09-09"
+    Description              = "SQS ${local.events_queue_name} -> Lambda ${var.name} (managed by Terraform, module spot-resubmit)"
+    Resources = {
+      EventSourceMapping = {
+        Type = "AWS::Lambda::EventSourceMapping"
+        Properties = merge(
+          {
+            EventSourceArn                 = aws_sqs_queue.events[0].arn
+            FunctionName                   = aws_lambda_function.this[0].function_name
+            BatchSize                      = var.batch_size
+            MaximumBatchingWindowInSeconds = var.maximum_batching_window_seconds
+            FunctionResponseTypes          = ["ReportBatchItemFailures"]
+            Enabled                        = var.event_source_mapping_enabled
+          },
+          var.maximum_concurrency == null ? {} : { ScalingConfig = { MaximumConcurrency = var.maximum_concurrency } },
+        )
+      }
+    }
+    Outputs = {
+      # Ref of an AWS::Lambda::EventSourceMapping is its UUID.
+      UUID = { Value = { Ref = "EventSourceMapping" } }
+    }
+  })
+  tags = var.tags
+
+  # AWS checks, when the mapping is created, that the function's role may read the queue.
+  depends_on = [aws_iam_role_policy.lambda]
+}
+
+################################################################################
+# Alarms, notifying the alert topic
+################################################################################
+
+locals {
+  create_alarms = var.create && var.create_alarms
+  alarm_actions = local.alert_topic_arn == null ? [] : [local.alert_topic_arn]
+}
+
+# Anything in the DLQ is a FAILED job nobody looked at: an event EventBridge could not deliver,
+# or a record the function failed max_receive_count times.
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  count = local.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-dlq-not-empty"
+  alarm_description   = "FAILED-job events in ${local.dlq_name}: the resubmit pipeline gave up on them. Inspect, fix, then redrive or delete."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq[0].name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# The function emits `budget-exhausted` when a lineage has used max_resubmissions: that job is
+# not coming back by itself.
+resource "aws_cloudwatch_metric_alarm" "budget_exhausted" {
+  count = local.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-budget-exhausted"
+  alarm_description   = "A job lost its Spot host after ${var.max_resubmissions} resubmissions and was not resubmitted again (see the alert topic for the lineage)."
+  namespace           = var.metrics_namespace
+  metric_name         = "budget-exhausted"
+  dimensions          = { service = var.name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# A backlog: the function is throttled, failing, or the mapping is disabled.
+resource "aws_cloudwatch_metric_alarm" "events_backlog" {
+  count = local.create_alarms && var.events_oldest_message_alarm_seconds != null ? 1 : 0
+
+  alarm_name          = "${var.name}-events-backlog"
+  alarm_description   = "The oldest FAILED-job event in ${local.events_queue_name} has waited at least ${coalesce(var.events_oldest_message_alarm_seconds, 0)} s."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.events[0].name }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = coalesce(var.events_oldest_message_alarm_seconds, 0)
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
 }

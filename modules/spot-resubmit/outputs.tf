@@ -18,14 +18,62 @@ output "rule_arn" {
   value       = try(aws_cloudwatch_event_rule.failed[0].arn, null)
 }
 
+output "events_queue_url" {
+  description = "URL of the events queue (\"<name>-events\") the rule sends FAILED-job events to and the function consumes."
+  value       = try(aws_sqs_queue.events[0].id, null)
+}
+
+output "events_queue_arn" {
+  description = "ARN of the events queue."
+  value       = try(aws_sqs_queue.events[0].arn, null)
+}
+
 output "dlq_url" {
-  description = "URL of the dead-letter queue (undelivered events and failed invocations)."
+  description = "URL of the dead-letter queue (events EventBridge could not deliver, records the function failed max_receive_count times, failed direct invocations)."
   value       = try(aws_sqs_queue.dlq[0].id, null)
 }
 
 output "dlq_arn" {
   description = "ARN of the dead-letter queue."
   value       = try(aws_sqs_queue.dlq[0].arn, null)
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the events queue (created or passed in; null when the queues are not KMS-encrypted)."
+  value       = var.create ? local.kms_key_arn : null
+}
+
+output "event_source_mapping_stack_id" {
+  description = "ID of the CloudFormation stack holding the event source mapping (events queue -> function)."
+  value       = try(aws_cloudformation_stack.event_source_mapping[0].id, null)
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the event source mapping (the stack's UUID output), e.g. for `aws lambda get-event-source-mapping --uuid`."
+  value       = try(aws_cloudformation_stack.event_source_mapping[0].outputs["UUID"], null)
+}
+
+output "alarm_names" {
+  description = "Names of the created CloudWatch alarms, by purpose (dlq_not_empty, budget_exhausted, events_backlog); empty without alarms."
+  value = { for k, v in {
+    dlq_not_empty    = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_name, null)
+    budget_exhausted = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].alarm_name, null)
+    events_backlog   = try(aws_cloudwatch_metric_alarm.events_backlog[0].alarm_name, null)
+  } : k => v if v != null }
+}
+
+output "alarm_arns" {
+  description = "ARNs of the created CloudWatch alarms, by purpose (same keys as alarm_names)."
+  value = { for k, v in {
+    dlq_not_empty    = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].arn, null)
+    budget_exhausted = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].arn, null)
+    events_backlog   = try(aws_cloudwatch_metric_alarm.events_backlog[0].arn, null)
+  } : k => v if v != null }
+}
+
+output "fallback_job_queue_arn" {
+  description = "Job queue the function falls back to after fallback_after_spot_losses Spot losses of a lineage (null: none)."
+  value       = var.create ? var.fallback_job_queue_arn : null
 }
 
 output "alert_topic_arn" {

@@ -5,7 +5,7 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Function name; also the prefix of the rule (\"<name>-failed\"), DLQ (\"<name>-dlq\"), alert topic (\"<name>-alerts\") and role."
+  description = "Function name; also the prefix of the rule (\"<name>-failed\"), events queue (\"<name>-events\"), DLQ (\"<name>-dlq\"), alert topic (\"<name>-alerts\"), alarms, role and the event source mapping stack (\"<name>-event-source-mapping\"), and the `service` dimension of the function's metrics (POWERTOOLS_SERVICE_NAME)."
   type        = string
 }
 
@@ -43,6 +43,23 @@ variable "restrict_to_job_queues" {
   description = "Whether the EventBridge rule matches only failures in job_queue_arns (detail.jobQueue); false matches every queue in the account and Region."
   type        = bool
   default     = true
+}
+
+variable "fallback_job_queue_arn" {
+  description = "Job queue ARN (e.g. an on-demand queue) the function resubmits to once a lineage has lost fallback_after_spot_losses Spot hosts (SPOTKIT_FALLBACK_JOB_QUEUE); null: always resubmit to the job's own queue. The function may submit to it and the rule matches its failures too."
+  type        = string
+  default     = null
+}
+
+variable "fallback_after_spot_losses" {
+  description = "The K-th (and every later) Spot loss of one lineage is resubmitted to fallback_job_queue_arn instead of the original queue (SPOTKIT_FALLBACK_AFTER_LOSSES, whole number >= 1). Ignored without a fallback queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.fallback_after_spot_losses >= 1 && floor(var.fallback_after_spot_losses) == var.fallback_after_spot_losses
+    error_message = "The fallback_after_spot_losses must be a whole number >= 1."
+  }
 }
 
 variable "max_resubmissions" {
@@ -127,6 +144,17 @@ variable "log_level" {
   }
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's embedded-metric-format metrics (POWERTOOLS_METRICS_NAMESPACE); the budget-exhausted alarm reads it."
+  type        = string
+  default     = "spotkit"
+
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !can(regex("^AWS/", var.metrics_namespace))
+    error_message = "The metrics_namespace must be 1-255 characters and must not start with \"AWS/\" (reserved for AWS services)."
+  }
+}
+
 variable "environment_variables" {
   description = "Extra environment variables for the function. Plain text: never secrets (read those from SSM/Secrets Manager at run time)."
   type        = map(string)
@@ -152,11 +180,11 @@ variable "log_kms_key_arn" {
 }
 
 ################################################################################
-# Delivery: EventBridge target retries and the dead-letter queue
+# Delivery: EventBridge -> events queue -> event source mapping -> function
 ################################################################################
 
 variable "event_max_age_seconds" {
-  description = "How long EventBridge keeps retrying delivery of one event to the function, in seconds (60-86400) before sending it to the DLQ."
+  description = "How long EventBridge keeps retrying delivery of one event to the events queue, in seconds (60-86400), before sending it to the DLQ."
   type        = number
   default     = 3600
 
@@ -167,7 +195,7 @@ variable "event_max_age_seconds" {
 }
 
 variable "event_max_retry_attempts" {
-  description = "How many times EventBridge retries delivery of one event to the function (0-185) before sending it to the DLQ."
+  description = "How many times EventBridge retries delivery of one event to the events queue (0-185) before sending it to the DLQ."
   type        = number
   default     = 185
 
@@ -177,22 +205,115 @@ variable "event_max_retry_attempts" {
   }
 }
 
+variable "events_message_retention_seconds" {
+  description = "How long a FAILED-job event waits in the events queue for the function, in seconds (60-1209600). Keep it below dlq_message_retention_seconds: a message moved to the DLQ keeps its original enqueue time."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.events_message_retention_seconds >= 60 && var.events_message_retention_seconds <= 1209600
+    error_message = "The events_message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives of one message from the events queue before SQS moves it to the DLQ (redrive policy maxReceiveCount, 1-1000). Each receive is one attempt of the function on that record."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "The max_receive_count must be a whole number between 1 and 1000."
+  }
+}
+
+variable "batch_size" {
+  description = "Most records the event source mapping passes to one invocation (BatchSize, 1-10000). Above 10, maximum_batching_window_seconds must be at least 1."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "The batch_size must be a whole number between 1 and 10000."
+  }
+}
+
+variable "maximum_batching_window_seconds" {
+  description = "How long the event source mapping gathers records before invoking, in seconds (MaximumBatchingWindowInSeconds, 0-300; 0: invoke with what one poll returns). Grouping reclaimed children of one array job into one resubmission needs them in one batch, so a few seconds help."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.maximum_batching_window_seconds >= 0 && var.maximum_batching_window_seconds <= 300 && floor(var.maximum_batching_window_seconds) == var.maximum_batching_window_seconds
+    error_message = "The maximum_batching_window_seconds must be a whole number of seconds between 0 and 300."
+  }
+}
+
+variable "maximum_concurrency" {
+  description = "Most concurrent invocations the event source mapping starts (ScalingConfig.MaximumConcurrency, 2-1000; null: no cap beyond the function's reserved concurrency). Keep it at or below reserved_concurrent_executions when both are set, or the mapping is throttled."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.maximum_concurrency == null || try(var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency, false)
+    error_message = "The maximum_concurrency must be null or a whole number between 2 and 1000."
+  }
+}
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the event source mapping polls the events queue (false: events wait in the queue, e.g. while draining or debugging)."
+  type        = bool
+  default     = true
+}
+
 variable "dlq_message_retention_seconds" {
-  description = "How long undelivered events and failed invocations stay in the DLQ, in seconds (60-1209600)."
+  description = "How long events EventBridge could not deliver, events the function failed max_receive_count times, and failed direct invocations stay in the DLQ, in seconds (60-1209600)."
   type        = number
   default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "The dlq_message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
 }
 
 variable "dlq_kms_master_key_id" {
-  description = <<-EOT
-    KMS key (ID, ARN or alias) encrypting the DLQ. The default AWS managed alias/aws/sqs serves the
-    function's own dead-letter writes; EventBridge writes to a DLQ as the events.amazonaws.com
-    service principal, which an AWS managed key policy cannot grant, so on AWS pass a customer
-    managed key whose policy lets events.amazonaws.com use it. See Amazon EventBridge User Guide,
-    "Using dead-letter queues to process undelivered events".
-  EOT
+  description = "KMS key (ID, ARN or alias) encrypting the DLQ; null: the module's key (see create_kms_key / kms_key_arn). EventBridge writes to the DLQ as the events.amazonaws.com service principal, which an AWS managed key such as alias/aws/sqs cannot grant, so a key given here must be a customer managed key whose policy lets events.amazonaws.com use it (Amazon EventBridge User Guide, \"Using dead-letter queues to process undelivered events\")."
   type        = string
-  default     = "alias/aws/sqs"
+  default     = null
+}
+
+################################################################################
+# Encryption: one customer managed key for the queues (and the alert topic)
+################################################################################
+
+variable "create_kms_key" {
+  description = "Whether to create the customer managed KMS key (alias \"alias/<name>\") that encrypts the events queue, the DLQ and the created alert topic. Its policy lets events.amazonaws.com (this rule only) and cloudwatch.amazonaws.com (this module's alarms only) use it; IAM policies of the account govern everyone else. False uses kms_key_arn."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer managed key for the queues (and the created alert topic), used when create_kms_key is false; its policy must let events.amazonaws.com (GenerateDataKey*, Decrypt) and, for alarm notifications, cloudwatch.amazonaws.com use it. Null with create_kms_key false: the queues are not KMS-encrypted."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_enable_rotation" {
+  description = "Whether AWS KMS rotates the created key's material every year."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before the created key is deleted after destroy, in days (7-30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30
+    error_message = "The kms_key_deletion_window_in_days must be between 7 and 30."
+  }
 }
 
 ################################################################################
@@ -212,7 +333,7 @@ variable "idempotency_table_name" {
 }
 
 variable "idempotency_ttl_seconds" {
-  description = "How long the record of one resubmission is kept, in seconds (SPOTKIT_IDEMPOTENCY_TTL_SECONDS, 300-2592000). A duplicate of the FAILED event that arrives later is resubmitted again, so keep it above event_max_age_seconds plus Lambda's 6 h asynchronous event age."
+  description = "How long the record of one resubmission is kept, in seconds (SPOTKIT_IDEMPOTENCY_TTL_SECONDS, 300-2592000). A duplicate of the FAILED event that arrives later is resubmitted again, so keep it above event_max_age_seconds plus the time an event may wait in the events queue (max_receive_count x its visibility timeout while the mapping runs, up to events_message_retention_seconds while it is disabled)."
   type        = number
   default     = 86400
 
@@ -251,9 +372,37 @@ variable "alert_topic_arn" {
 }
 
 variable "alert_topic_kms_master_key_id" {
-  description = "KMS key (ID, ARN or alias) encrypting the created alert topic."
+  description = "KMS key (ID, ARN or alias) encrypting the created alert topic; null: the module's key when there is one, else alias/aws/sns. CloudWatch alarms cannot publish to a topic encrypted with the AWS managed alias/aws/sns (its policy cannot grant cloudwatch.amazonaws.com), so with alarms keep a customer managed key here."
   type        = string
-  default     = "alias/aws/sns"
+  default     = null
+}
+
+variable "create_alarms" {
+  description = "Whether to create the CloudWatch alarms (DLQ not empty, budget exhausted, and with events_oldest_message_alarm_seconds the events queue backlog), notifying the alert topic."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_period_seconds" {
+  description = "Period of every alarm, in seconds (60 or a multiple of 60)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0
+    error_message = "The alarm_period_seconds must be 60 or a multiple of 60."
+  }
+}
+
+variable "events_oldest_message_alarm_seconds" {
+  description = "Alarm when the oldest message of the events queue is at least this old, in seconds (ApproximateAgeOfOldestMessage; null: no such alarm). Records the function keeps failing stay up to max_receive_count x the queue's visibility timeout, so set it above that."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.events_oldest_message_alarm_seconds == null || try(var.events_oldest_message_alarm_seconds >= 60, false)
+    error_message = "The events_oldest_message_alarm_seconds must be null or at least 60."
+  }
 }
 
 ################################################################################
