@@ -100,9 +100,34 @@ module "resubmit" {
   max_resubmissions              = try(var.resubmit.max_resubmissions, 3)
   event_max_age_seconds          = try(var.resubmit.event_max_age_seconds, 3600)
   event_max_retry_attempts       = try(var.resubmit.event_max_retry_attempts, 185)
-  dlq_kms_master_key_id          = try(var.resubmit.dlq_kms_master_key_id, "alias/aws/sqs")
+  dlq_kms_master_key_id          = try(var.resubmit.dlq_kms_master_key_id, null)
   create_alert_topic             = try(var.resubmit.alert_topic_arn, null) == null
   alert_topic_arn                = try(var.resubmit.alert_topic_arn, null)
+  alert_topic_kms_master_key_id  = try(var.resubmit.alert_topic_kms_master_key_id, null)
+  metrics_namespace              = try(var.resubmit.metrics_namespace, "spotkit")
+
+  # Buffered delivery: rule -> events queue -> event source mapping (batches) -> function.
+  events_message_retention_seconds = try(var.resubmit.events_message_retention_seconds, 345600)
+  max_receive_count                = try(var.resubmit.max_receive_count, 5)
+  batch_size                       = try(var.resubmit.batch_size, 10)
+  maximum_batching_window_seconds  = try(var.resubmit.maximum_batching_window_seconds, 5)
+  maximum_concurrency              = try(var.resubmit.maximum_concurrency, null)
+  event_source_mapping_enabled     = try(var.resubmit.event_source_mapping_enabled, true)
+  dlq_message_retention_seconds    = try(var.resubmit.dlq_message_retention_seconds, 1209600)
+
+  # Passing kms_key_arn uses that key instead of creating one.
+  create_kms_key                  = try(var.resubmit.create_kms_key, try(var.resubmit.kms_key_arn, null) == null)
+  kms_key_arn                     = try(var.resubmit.kms_key_arn, null)
+  kms_key_enable_rotation         = try(var.resubmit.kms_key_enable_rotation, true)
+  kms_key_deletion_window_in_days = try(var.resubmit.kms_key_deletion_window_in_days, 30)
+
+  create_alarms                       = try(var.resubmit.create_alarms, true)
+  alarm_period_seconds                = try(var.resubmit.alarm_period_seconds, 300)
+  events_oldest_message_alarm_seconds = try(var.resubmit.events_oldest_message_alarm_seconds, 3600)
+
+  # With an on-demand queue, lineages that keep losing Spot hosts finish there.
+  fallback_job_queue_arn     = try(var.compute.create_on_demand, false) ? module.on_demand_queue.arn : try(var.resubmit.fallback_job_queue_arn, null)
+  fallback_after_spot_losses = try(var.resubmit.fallback_after_spot_losses, 2)
 
   # Passing idempotency_table_name uses that existing table; create_idempotency_table = false
   # without a name turns idempotency off.

@@ -69,8 +69,43 @@ output "resubmit_function_arn" {
 }
 
 output "resubmit_rule_name" {
-  description = "Name of the EventBridge rule that triggers the resubmit function."
+  description = "Name of the EventBridge rule that sends FAILED-job events to the resubmit events queue."
   value       = module.resubmit.rule_name
+}
+
+output "resubmit_events_queue_url" {
+  description = "URL of the resubmit events queue (EventBridge -> queue -> function)."
+  value       = module.resubmit.events_queue_url
+}
+
+output "resubmit_events_queue_arn" {
+  description = "ARN of the resubmit events queue."
+  value       = module.resubmit.events_queue_arn
+}
+
+output "resubmit_event_source_mapping_uuid" {
+  description = "UUID of the event source mapping from the events queue to the resubmit function."
+  value       = module.resubmit.event_source_mapping_uuid
+}
+
+output "resubmit_event_source_mapping_stack_id" {
+  description = "ID of the CloudFormation stack holding the event source mapping."
+  value       = module.resubmit.event_source_mapping_stack_id
+}
+
+output "resubmit_kms_key_arn" {
+  description = "ARN of the KMS key encrypting the resubmit queues (null when they are not KMS-encrypted)."
+  value       = module.resubmit.kms_key_arn
+}
+
+output "resubmit_fallback_job_queue_arn" {
+  description = "Job queue the resubmit function falls back to after repeated Spot losses (the on-demand queue when compute.create_on_demand is true; null: none)."
+  value       = module.resubmit.fallback_job_queue_arn
+}
+
+output "resubmit_alarm_names" {
+  description = "Names of the resubmit pipeline's CloudWatch alarms, by purpose."
+  value       = module.resubmit.alarm_names
 }
 
 output "resubmit_dlq_url" {

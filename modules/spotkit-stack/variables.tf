@@ -60,11 +60,18 @@ variable "resubmit" {
   description = <<-EOT
     Resubmit function settings (every key optional; see modules/spot-resubmit): lambda_runtime,
     lambda_timeout, lambda_memory_mib, reserved_concurrent_executions, tracing_mode, log_level,
-    log_retention_days, log_kms_key_arn, max_resubmissions, event_max_age_seconds,
-    event_max_retry_attempts, dlq_kms_master_key_id, alert_topic_arn (skips creating the topic),
-    idempotency_ttl_seconds, idempotency_table_kms_key_arn, idempotency_table_point_in_time_recovery,
-    idempotency_table_name (an existing table: skips creating it), create_idempotency_table
-    (false without a table name: no idempotency).
+    log_retention_days, log_kms_key_arn, max_resubmissions, metrics_namespace,
+    event_max_age_seconds, event_max_retry_attempts, events_message_retention_seconds,
+    max_receive_count, batch_size, maximum_batching_window_seconds, maximum_concurrency,
+    event_source_mapping_enabled, dlq_message_retention_seconds, dlq_kms_master_key_id,
+    create_kms_key, kms_key_arn (an existing key: skips creating one), kms_key_enable_rotation,
+    kms_key_deletion_window_in_days, alert_topic_arn (skips creating the topic),
+    alert_topic_kms_master_key_id, create_alarms, alarm_period_seconds,
+    events_oldest_message_alarm_seconds, fallback_job_queue_arn (ignored when
+    compute.create_on_demand is true: the on-demand queue is the fallback),
+    fallback_after_spot_losses, idempotency_ttl_seconds, idempotency_table_kms_key_arn,
+    idempotency_table_point_in_time_recovery, idempotency_table_name (an existing table: skips
+    creating it), create_idempotency_table (false without a table name: no idempotency).
   EOT
   type        = any
   default     = {}

@@ -55,13 +55,28 @@ output "resubmit_function_name" {
 }
 
 output "resubmit_rule_name" {
-  description = "Name of the EventBridge rule that triggers the resubmit function."
+  description = "Name of the EventBridge rule that sends FAILED-job events to the resubmit events queue."
   value       = module.spotkit.resubmit_rule_name
+}
+
+output "resubmit_events_queue_url" {
+  description = "URL of the resubmit events queue (EventBridge -> queue -> event source mapping -> function)."
+  value       = module.spotkit.resubmit_events_queue_url
+}
+
+output "resubmit_event_source_mapping_uuid" {
+  description = "UUID of the event source mapping from the events queue to the resubmit function."
+  value       = module.spotkit.resubmit_event_source_mapping_uuid
 }
 
 output "resubmit_dlq_url" {
   description = "URL of the resubmit dead-letter queue."
   value       = module.spotkit.resubmit_dlq_url
+}
+
+output "resubmit_fallback_job_queue_arn" {
+  description = "Job queue the resubmit function falls back to after repeated Spot losses (the on-demand queue when compute.create_on_demand is true; null: none)."
+  value       = module.spotkit.resubmit_fallback_job_queue_arn
 }
 
 output "idempotency_table_name" {
