@@ -45,9 +45,11 @@ def test_local_points_every_service_at_the_emulator_port(home):
     out = _read(envs.render("local"))
     providers = out["providers"]
     for key in ("batch", "ec2", "ecs", "iam", "sts", "lambda", "cloudwatchevents", "cloudwatchlogs",
-                "sqs", "sns", "dynamodb", "kms", "ssm", "cloudwatch", "s3", "stepfunctions"):
+                "sqs", "sns", "dynamodb", "kms", "ssm", "cloudwatch", "s3", "stepfunctions", "cloudformation"):
         assert f'    {key} ' in providers, key
-    assert providers.count('"http://127.0.0.1:4999"') == len(envs.ENDPOINT_KEYS[3])
+    # cloudformation (the resubmit module's event source mapping stack) is added by the template
+    # when envs.ENDPOINT_KEYS does not list it; never twice.
+    assert providers.count('"http://127.0.0.1:4999"') == len(set(envs.ENDPOINT_KEYS[3]) | {"cloudformation"})
     for flag in ("skip_credentials_validation", "skip_requesting_account_id", "skip_metadata_api_check",
                  "s3_force_path_style"):
         assert f"{flag}" in providers
@@ -63,6 +65,10 @@ def test_local_points_every_service_at_the_emulator_port(home):
     assert "Ref::seconds" in " ".join(tfvars["job_definition"]["command"])
     assert tfvars["lambda_zip_path"] == str(home / "build" / "resubmit.zip")
     assert tfvars["vpc_cidr"] and "subnet_ids" not in tfvars
+    # Chaos stays quick: no batching window; the on-demand queue is the resubmit fallback.
+    assert tfvars["resubmit"]["maximum_batching_window_seconds"] == 0
+    assert tfvars["compute"]["create_on_demand"] is True
+    assert tfvars["resubmit"]["fallback_after_spot_losses"] == 2
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
@@ -78,6 +84,12 @@ def test_real_environments_use_s3_and_no_endpoints(home, name):
     assert tfvars["resubmit"]["lambda_runtime"] == "python3.12"
     assert tfvars["compute"]["allocation_strategy"] == "SPOT_CAPACITY_OPTIMIZED"
     assert tfvars["subnet_ids"] and tfvars["security_group_ids"] and "vpc_cidr" not in tfvars
+    resubmit = tfvars["resubmit"]
+    assert (resubmit["batch_size"], resubmit["maximum_batching_window_seconds"], resubmit["maximum_concurrency"]) == (
+        10, 5, 5)
+    assert resubmit["max_receive_count"] == 5 and resubmit["create_alarms"] is True
+    # The mapping's concurrency cap must fit under the function's reserved concurrency.
+    assert resubmit["maximum_concurrency"] <= resubmit.get("reserved_concurrent_executions", 1000)
 
 
 def test_render_is_idempotent(home):
@@ -104,7 +116,7 @@ def test_provider_5_gets_5x_endpoint_keys(home):
     lock = home / "terraform" / "local" / ".terraform.lock.hcl"
     lock.write_text(lock.read_text().replace('version     = "3.39.0"', 'version     = "5.31.0"'))
     providers = _read(envs.render("local"))["providers"]
-    assert "    events " in providers and "    logs " in providers
+    assert "    events " in providers and "    logs " in providers and "    cloudformation " in providers
     assert "cloudwatchevents" not in providers and "s3_force_path_style" not in providers
     assert "s3_use_path_style" in providers and "skip_get_ec2_platforms" not in providers
 
