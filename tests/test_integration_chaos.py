@@ -58,7 +58,7 @@ def stage(tmp_path_factory):
 
     kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
               aws_access_key_id="testing", aws_secret_access_key="testing")
-    clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "lambda", "sqs", "events")}
+    clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "lambda", "sqs", "events", "cloudwatch")}
     run("local", "up")
     try:
         run("package")
@@ -87,8 +87,59 @@ def test_outputs_name_the_spot_queue_and_function(stage):
     assert fn["Handler"] == "app.handler"
 
 
+def _values(run) -> dict:
+    outputs = json.loads(run("tf", "outputs", "--env", "local").stdout)
+    return {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+
+
+def _queue_depth(sqs, url: str, settle_seconds: float = 10.0) -> int:
+    """Messages visible + in flight; waits up to ``settle_seconds`` for an in-flight batch to be deleted."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        depth = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        if depth == 0 or time.monotonic() >= deadline:
+            return depth
+        time.sleep(0.2)
+
+
+def test_rule_feeds_the_events_queue_and_the_mapping_feeds_the_function(stage):
+    run, _, _, clients = stage
+    values = _values(run)
+    sqs, fn_name = clients["sqs"], values["resubmit_function_name"]
+    events_url, dlq_url = values["resubmit_events_queue_url"], values["resubmit_dlq_url"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # The rule's only target is the events queue (retry policy, DLQ); no Lambda target any more.
+    targets = clients["events"].list_targets_by_rule(Rule=values["resubmit_rule_name"])["Targets"]
+    assert [(t["Arn"], t["DeadLetterConfig"]["Arn"]) for t in targets] == [(events_arn, dlq_arn)]
+    # The queue: KMS-encrypted, redrive to the DLQ after 5 receives, visibility >= 6 x the function timeout.
+    attrs = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["All"])["Attributes"]
+    assert attrs["KmsMasterKeyId"].startswith("arn:aws:kms:")
+    assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}
+    fn = clients["lambda"].get_function_configuration(FunctionName=fn_name)
+    assert int(attrs["VisibilityTimeout"]) >= 6 * fn["Timeout"]
+    # The mapping (a CloudFormation stack), with partial batch responses and the local settings.
+    (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=fn_name)["EventSourceMappings"]
+    assert esm["UUID"] == values["resubmit_event_source_mapping_uuid"]
+    assert (esm["EventSourceArn"], esm["State"], esm["FunctionResponseTypes"]) == (
+        events_arn, "Enabled", ["ReportBatchItemFailures"])
+    assert (esm["BatchSize"], esm["MaximumBatchingWindowInSeconds"], esm["ScalingConfig"]) == (
+        10, 0, {"MaximumConcurrency": 5})
+    # The function's contract: on-demand fallback queue, metrics dimension = function name.
+    env = fn["Environment"]["Variables"]
+    assert env["SPOTKIT_FALLBACK_JOB_QUEUE"] == values["on_demand_job_queue_arn"] == values[
+        "resubmit_fallback_job_queue_arn"]
+    assert env["SPOTKIT_FALLBACK_AFTER_LOSSES"] == "2"
+    assert (env["POWERTOOLS_SERVICE_NAME"], env["POWERTOOLS_METRICS_NAMESPACE"]) == (fn_name, "spotkit")
+    alarms = {a["AlarmName"]: a for a in clients["cloudwatch"].describe_alarms(
+        AlarmNamePrefix=fn_name)["MetricAlarms"]}
+    assert alarms[f"{fn_name}-budget-exhausted"]["Dimensions"] == [{"Name": "service", "Value": fn_name}]
+    assert alarms[f"{fn_name}-dlq-not-empty"]["AlarmActions"] == [values["alert_topic_arn"]]
+
+
 def test_chaos_spot_resubmits_through_the_lambda(stage):
-    run, _, home, _ = stage
+    run, _, home, clients = stage
     run("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
     report = _report(home)
     assert report["passed"] is True
@@ -98,6 +149,10 @@ def test_chaos_spot_resubmits_through_the_lambda(stage):
     assert report["instance_id"].startswith("i-") and report["fleet_request_id"].startswith("sfr-")
     assert 0 <= report["seconds_to_failure"] <= report["seconds_to_recovery"] <= report["seconds_to_running"]
     assert not (home / ".spotkit" / "chaos-state.json").exists()
+    # The FAILED event went through the events queue and was consumed; nothing was dead-lettered.
+    values = _values(run)
+    assert _queue_depth(clients["sqs"], values["resubmit_events_queue_url"]) == 0
+    assert _queue_depth(clients["sqs"], values["resubmit_dlq_url"]) == 0
 
 
 def test_chaos_spot_native_retry_is_a_new_attempt_of_the_same_job(stage):
