@@ -31,9 +31,10 @@ locals {
   queue_arn_prefix  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
   alarm_arn_pattern = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
 
-  # Lambda: "set the source queue's visibility timeout to at least six times the timeout that you
-  # configure on your function" (plus the batching window, which also holds received messages).
-  # Lambda Developer Guide, "Creating and configuring an Amazon SQS event source mapping".
+  # AWS recommends a visibility timeout of at least six times the function timeout, so a batch
+  # throttled behind an earlier one is not redelivered while it waits; the batching window holds
+  # received messages too. Lambda Developer Guide, "Creating and configuring an Amazon SQS event
+  # source mapping".
   events_visibility_timeout_seconds = 6 * var.lambda_timeout + var.maximum_batching_window_seconds
 
   # AWS rejects an SQS mapping with BatchSize > 10 and no batching window. Terraform 1.0 variable
