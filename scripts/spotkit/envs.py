@@ -38,7 +38,7 @@ TEMPLATES = ("backend.tf", "providers.tf", "terraform.tfvars.json")
 
 # Services the kit uses (and a few its neighbours use: Step Functions, DynamoDB, SSM, KMS, S3).
 _ENDPOINTS_COMMON = [
-    "autoscaling", "batch", "cloudwatch", "dynamodb", "ec2", "ecs", "iam", "kms", "lambda", "s3",
+    "autoscaling", "batch", "cloudformation", "cloudwatch", "dynamodb", "ec2", "ecs", "iam", "kms", "lambda", "s3",
     "sns", "sqs", "ssm", "stepfunctions", "sts",
 ]
 #: Provider ``endpoints`` keys per hashicorp/aws major version (3.x names EventBridge and
