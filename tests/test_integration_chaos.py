@@ -58,7 +58,8 @@ def stage(tmp_path_factory):
 
     kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
               aws_access_key_id="testing", aws_secret_access_key="testing")
-    clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "lambda", "sqs", "events", "cloudwatch")}
+    clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "ecs", "lambda", "sqs", "events",
+                                                          "cloudwatch")}
     run("local", "up")
     try:
         run("package")
@@ -195,6 +196,80 @@ def test_a_crashed_chaos_run_is_rolled_back_from_its_state_file(stage):
     assert cfg["TargetCapacity"] >= state["original_target_capacity"]
     assert not state_file.exists()
     assert "nothing to roll back" in run("chaos", "rollback", "--env", "local").stderr
+
+
+def _wait(what: str, predicate, timeout: float = 180.0, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_indexes(stage, tmp_path):
+    """A capacity cut under a running array job: the parent is not resubmitted, the reclaimed
+    children come back as one array job, and each new child reads its original index with
+    ``python -m spotkit.runtime index``."""
+    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+
+    run, _, _, clients = stage
+    batch, ec2, ecs = clients["batch"], clients["ec2"], clients["ecs"]
+    outputs = json.loads(run("tf", "outputs", "--env", "local").stdout)
+    values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+    # Originals write their index and wait to be killed; resubmitted children write theirs and exit.
+    script = (f"{sys.executable} -m spotkit.runtime index > {tmp_path}/$AWS_BATCH_JOB_ID.idx; "
+              'test -n "$SPOTKIT_ARRAY_INDEX_MAP$SPOTKIT_ARRAY_INDEX" || sleep 600')
+    size = 4
+    parent = batch.submit_job(jobName="spotkit-array-reclaim", jobQueue=values["job_queue_arn"],
+                              jobDefinition=values["job_definition_arn"], arrayProperties={"size": size},
+                              retryStrategy={"attempts": 1},  # no native retry: the Lambda's turn
+                              containerOverrides={"command": ["sh", "-c", script]})["jobId"]
+    children = [f"{parent}:{i}" for i in range(size)]
+
+    def described(ids):
+        return batch.describe_jobs(jobs=ids)["jobs"]
+
+    running = _wait("every child RUNNING",
+                    lambda: (lambda js: js if all(j["status"] == "RUNNING" for j in js) else None)(described(children)))
+    instances = {instance_of_job(batch, ecs, j, [values["compute_environment_arn"]]) for j in running}
+    fleets = {fleet_of_instance(ec2, i).fleet_request_id: fleet_of_instance(ec2, i).target_capacity
+              for i in instances}
+    for fleet_id in fleets:
+        ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet_id, TargetCapacity=0)
+    try:
+        failed = _wait("every child FAILED on host loss", lambda: (lambda js: js if all(
+            j["status"] == "FAILED" for j in js) else None)(described(children)))
+        assert all(j["statusReason"].startswith("Host EC2 (instance i-") for j in failed)
+
+        def successors():
+            ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
+                {"name": "JOB_NAME", "values": ["spotkit-array-reclaim"]}])["jobSummaryList"]]
+            jobs = [j for j in described(ids) if j["tags"].get("spotkit:previous-job-id") == parent]
+            covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
+            return jobs if covered >= size else None
+
+        new_jobs = _wait("the reclaimed children resubmitted", successors, timeout=120)
+    finally:
+        for fleet_id, capacity in fleets.items():
+            restore_capacity(ec2, fleet_id, capacity)
+
+    assert len(new_jobs) < size, "children reclaimed together must be regrouped, not resubmitted one by one"
+    for job in new_jobs:
+        assert job["tags"]["spotkit:resubmission-count"] == "1"
+        assert job["tags"]["spotkit:original-job-id"] == parent
+    final = _wait("the regrouped children to finish", lambda: (lambda js: js if all(
+        j["status"] in ("SUCCEEDED", "FAILED") for j in js) else None)(described([j["jobId"] for j in new_jobs])),
+        timeout=180)
+    assert [j["status"] for j in final] == ["SUCCEEDED"] * len(final)
+    resolved = []
+    for job in new_jobs:
+        n = job.get("arrayProperties", {}).get("size")
+        ids = [f"{job['jobId']}:{i}" for i in range(n)] if n else [job["jobId"]]
+        resolved += [int((tmp_path / f"{i}.idx").read_text()) for i in ids]
+    assert sorted(resolved) == list(range(size))
+    assert described([parent])[0]["status"] == "FAILED"  # the parent itself is never resubmitted
 
 
 def test_destroy_leaves_nothing_behind(stage):
