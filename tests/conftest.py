@@ -7,12 +7,18 @@ imported as they are in Lambda, from their own folder (``resubmit_app``), never 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -138,3 +144,41 @@ def resubmit_app(aws, monkeypatch):
     yield app
     for mod in ("app", "reclaim"):
         sys.modules.pop(mod, None)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def emulator_process(work: Path, *args: str, startup_seconds: float = 60) -> Iterator[SimpleNamespace]:
+    """``python -m spotkit.emulator.server`` on a free port with work folder ``work`` and extra CLI
+    ``args``, ready (STS answers) before it yields ``SimpleNamespace(endpoint, work_dir, log)``;
+    terminated on exit.
+
+    Raises:
+        AssertionError: it exited or did not answer within ``startup_seconds`` (the log tail is shown).
+    """
+    port = free_port()
+    log_path = work / "emulator.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "spotkit.emulator.server", "--port", str(port),
+                                 "--work-dir", str(work), *args], stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
+                time.sleep(0.1)
+        yield SimpleNamespace(endpoint=endpoint, work_dir=work, log=log_path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -10,51 +10,25 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 import zipfile
-from types import SimpleNamespace
 
 import boto3
 import pytest
+from conftest import emulator_process, free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port  # kept for modules importing it from here
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     """``python -m spotkit.emulator.server`` on a free port with short timings; yields its endpoint,
     work folder and log file."""
-    work = tmp_path_factory.mktemp("emulator")
-    port = _free_port()
-    log_path = work / "emulator.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(work),
-             "--tick", "0.1", "--dwell-seconds", "0.2", "--scale-delay-seconds", "0.3", "--boot-seconds", "0.3",
-             "--idle-seconds", "2", "--lambda-backoff-seconds", "0.1"],
-            stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
-            time.sleep(0.1)
-    yield SimpleNamespace(endpoint=endpoint, work_dir=work, log=log_path)
-    proc.terminate()
-    proc.wait(timeout=20)
+    with emulator_process(tmp_path_factory.mktemp("emulator"), "--tick", "0.1", "--dwell-seconds", "0.2",
+                          "--scale-delay-seconds", "0.3", "--boot-seconds", "0.3", "--idle-seconds", "2",
+                          "--lambda-backoff-seconds", "0.1") as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")

@@ -7,46 +7,25 @@ One emulator process for the module (started like tests/test_emulator.py's, with
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import urllib.request
-from types import SimpleNamespace
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest import emulator_process
 from spotkit.emulator.esm import failed_item_ids
 from spotkit.emulator.throttle import SubmitJobThrottle, TooManyRequestsException
-from test_emulator import _free_port, _name, _zip, make_stack
+from test_emulator import _name, _zip, make_stack
 
 RATE = 5  # SubmitJob calls per second in this module's emulator
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    work = tmp_path_factory.mktemp("emulator-esm")
-    port = _free_port()
-    log_path = work / "emulator.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(work),
-             "--execution", "hold", "--tick", "0.1", "--submit-job-rate", str(RATE)],
-            stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
-            time.sleep(0.1)
-    yield SimpleNamespace(endpoint=endpoint, work_dir=work, log=log_path)
-    proc.terminate()
-    proc.wait(timeout=20)
+    with emulator_process(tmp_path_factory.mktemp("emulator-esm"), "--execution", "hold", "--tick", "0.1",
+                          "--submit-job-rate", str(RATE)) as emulator:
+        yield emulator
 
 
 def _clients(emulator, **config):

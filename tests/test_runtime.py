@@ -12,15 +12,14 @@ import os
 import random
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+from conftest import emulator_process
 from spotkit import runtime
 from spotkit.runtime import ArrayIndexError, decode_index_map, encode_index_map, original_array_index
 
@@ -320,40 +319,14 @@ def test_imports_are_standard_library_only():
 
 
 # ------------------------------------------------------------------------------ on the emulator
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def emulator(tmp_path):
     """``python -m spotkit.emulator.server`` on a free port with short timings (as tests/test_emulator.py)."""
     work = tmp_path / "emulator"
     work.mkdir()
-    port = _free_port()
-    log_path = work / "emulator.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(work),
-             "--tick", "0.1", "--dwell-seconds", "0.2", "--scale-delay-seconds", "0.3", "--boot-seconds", "0.3",
-             "--idle-seconds", "2"],
-            stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/?Action=GetCallerIdentity&Version=2011-06-15", timeout=5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"emulator did not start:\n{log_path.read_text()[-3000:]}") from None
-                time.sleep(0.1)
-        yield endpoint, work
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with emulator_process(work, "--tick", "0.1", "--dwell-seconds", "0.2", "--scale-delay-seconds", "0.3",
+                          "--boot-seconds", "0.3", "--idle-seconds", "2") as emulator:
+        yield emulator.endpoint, work
 
 
 @pytest.mark.integration
