@@ -16,9 +16,7 @@ import zipfile
 
 import boto3
 import pytest
-from conftest import emulator_process, free_port
-
-_free_port = free_port  # kept for modules importing it from here
+from conftest import emulator_process
 
 
 @pytest.fixture(scope="module")

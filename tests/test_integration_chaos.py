@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
 SPOTKIT = [sys.executable, "-m", "spotkit.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +39,7 @@ def stage(tmp_path_factory):
                                                                            "terraform.tfvars.json"))
         else:
             shutil.copy(src, home / name)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SPOTKIT_HOME": str(home), "SPOTKIT_EMULATOR_PORT": str(port),
            "SPOTKIT_TOOLS": str(REPO / ".tools"), "NO_COLOR": "1", "COLUMNS": "200"}
 
