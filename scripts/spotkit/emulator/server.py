@@ -97,6 +97,8 @@ class Emulator:
         self.engine = None
         self.dispatcher = None
         self.throttle = None
+        self.batch_calls = None
+        self._uncount = None
         self.poller = None
         self._last_stats: dict = {}
         self._stats_due = 0.0
@@ -118,7 +120,7 @@ class Emulator:
         from spotkit.emulator.esm import SqsEventSourcePoller
         from spotkit.emulator.events import BatchEventPublisher, LambdaRunner, LambdaTargetDispatcher
         from spotkit.emulator.jobs import JobEngine
-        from spotkit.emulator.throttle import SubmitJobThrottle
+        from spotkit.emulator.throttle import BatchApiCalls, SubmitJobThrottle, count_batch_calls
 
         cfg = self.config
         if not port_free(cfg.host, cfg.port):
@@ -136,6 +138,8 @@ class Emulator:
         patches.lambda_target_sink = self.dispatcher
         self.throttle = SubmitJobThrottle(cfg.submit_job_rate)
         patches.submit_job_gate = self.throttle
+        self.batch_calls = BatchApiCalls()
+        self._uncount = count_batch_calls(self.batch_calls)
         self.poller = SqsEventSourcePoller(lambda_backends[acct][region], sqs_backends[acct][region], runner, region,
                                            poll_seconds=cfg.esm_poll_seconds)
         job_env = {
@@ -173,9 +177,11 @@ class Emulator:
 
     def stats(self) -> dict:
         """Counters: ``{"submit_job": {"accepted", "throttled", "rate_per_second", "burst"},
-        "lambda_targets": {...}, "sqs_event_sources": {...}}`` (see each component's docstring)."""
+        "batch_api_calls": {"lambda": {action: n}, "other": {action: n}}, "lambda_targets": {...},
+        "sqs_event_sources": {...}}`` (see each component's docstring)."""
         return {
             "submit_job": self.throttle.stats() if self.throttle else {},
+            "batch_api_calls": self.batch_calls.stats() if self.batch_calls else {},
             "lambda_targets": dict(self.dispatcher.stats) if self.dispatcher else {},
             "sqs_event_sources": dict(self.poller.stats) if self.poller else {},
         }
@@ -216,6 +222,8 @@ class Emulator:
 
             if patches.submit_job_gate is self.throttle:
                 patches.submit_job_gate = None
+            if self._uncount:
+                self._uncount()
             self.write_stats()
 
 

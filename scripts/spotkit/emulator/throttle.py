@@ -11,13 +11,17 @@ throttling codes).
 
 The emulator keeps one bucket of ``burst`` tokens refilled at ``rate`` tokens per second; each
 SubmitJob takes one token or is throttled. It counts accepted and throttled calls for benchmarks.
+
+:class:`BatchApiCalls` counts every Batch API request by action and caller (the functions the
+emulator runs, told apart by their User-Agent, or anyone else), so a benchmark can divide the Batch
+calls a Lambda function made by the jobs it resubmitted.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict
+from typing import Any, Callable, Dict
 
 from moto.core.exceptions import AWSError
 
@@ -79,3 +83,68 @@ class SubmitJobThrottle:
         with self._lock:
             return {"accepted": self.accepted, "throttled": self.throttled, "rate_per_second": self.rate,
                     "burst": self.burst}
+
+
+#: botocore appends ``exec-env/$AWS_EXECUTION_ENV`` to its User-Agent; Lambda (and the emulator's
+#: Lambda runner) sets ``AWS_EXECUTION_ENV=AWS_Lambda_<runtime>``.
+LAMBDA_USER_AGENT_MARK = "exec-env/AWS_Lambda"
+
+
+class BatchApiCalls:
+    """Thread-safe counter of Batch API requests: ``{caller: {action: n}}``.
+
+    ``caller`` is ``"lambda"`` when the request's User-Agent carries :data:`LAMBDA_USER_AGENT_MARK`
+    (a function run by the emulator: boto3 inside it sets it from ``AWS_EXECUTION_ENV``), else
+    ``"other"`` (Terraform, the CLI, tests, benchmarks). Every request counts, including SubmitJob
+    calls answered with 429 and calls that fail validation. ``action`` is the API operation name
+    (``SubmitJob``, ``DescribeJobs``, ``ListJobs``, ``TagResource``, ...).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Dict[str, Dict[str, int]] = {"lambda": {}, "other": {}}
+        self._names: Dict[str, str] = {}
+
+    def _operation(self, action: str) -> str:
+        """moto routes Batch by URL (``submitjob``); name it as the API does (``SubmitJob``)."""
+        if not self._names:
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model("batch")
+            self._names = {name.lower(): name for name in model.operation_names}
+        return self._names.get(action.lower(), action)
+
+    def record(self, action: str, user_agent: str) -> None:
+        caller = "lambda" if LAMBDA_USER_AGENT_MARK in (user_agent or "") else "other"
+        action = self._operation(action)
+        with self._lock:
+            per = self._counts[caller]
+            per[action] = per.get(action, 0) + 1
+
+    def stats(self) -> Dict[str, Dict[str, int]]:
+        """``{"lambda": {action: n}, "other": {action: n}}`` (a copy)."""
+        with self._lock:
+            return {caller: dict(sorted(per.items())) for caller, per in self._counts.items()}
+
+
+def count_batch_calls(counter: BatchApiCalls) -> Callable[[], None]:
+    """Count every request moto's Batch API answers in ``counter`` (wraps ``BatchResponse.call_action``,
+    which runs once per HTTP request after routing). Returns a function that removes the wrapper."""
+    from moto.batch.responses import BatchResponse
+
+    original = BatchResponse.call_action
+
+    def call_action(self) -> Any:
+        try:
+            counter.record(self._get_action() or "unknown", self.headers.get("User-Agent", ""))
+        except Exception:  # counting must never break the API
+            pass
+        return original(self)
+
+    BatchResponse.call_action = call_action
+
+    def uninstall() -> None:
+        if BatchResponse.call_action is call_action:
+            BatchResponse.call_action = original
+
+    return uninstall
