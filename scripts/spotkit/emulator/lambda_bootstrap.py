@@ -3,7 +3,9 @@
 Input: the event as JSON on stdin. Environment: SPOTKIT_LAMBDA_CODE_DIR (the unpacked zip),
 SPOTKIT_LAMBDA_HANDLER (``module.function``), plus the function's own variables.
 Output: the handler's return value as JSON on stdout; exit 1 with the traceback on stderr if the
-handler raised (what Lambda reports as a function error).
+handler raised (what Lambda reports as a function error). Whatever the handler itself prints
+(logs, Powertools' EMF metric blobs) goes to stderr: in Lambda it goes to CloudWatch Logs and never
+mixes with the return value, which callers such as the SQS poller parse as JSON.
 """
 
 import json
@@ -36,6 +38,7 @@ def main() -> int:
     module_name, func_name = os.environ["SPOTKIT_LAMBDA_HANDLER"].rsplit(".", 1)
     sys.path.insert(0, code_dir)
     event = json.load(sys.stdin)
+    result_out, sys.stdout = sys.stdout, sys.stderr  # the handler's prints are logs, not the result
     try:
         module = __import__(module_name, fromlist=[func_name])
         handler = getattr(module, func_name)
@@ -44,7 +47,10 @@ def main() -> int:
         traceback.print_exc()
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(json.dumps(result, default=str))
+    finally:
+        sys.stdout.flush()
+        sys.stdout = result_out
+    result_out.write(json.dumps(result, default=str))
     return 0
 
 
