@@ -9,7 +9,7 @@ export SPOTKIT_EMULATOR_PORT ?= 4566
 
 .DEFAULT_GOAL := help
 .PHONY: help setup local-up local-down local-status package init plan apply destroy outputs \
-        chaos-spot chaos-rollback test test-unit lint fmt clean
+        chaos-spot chaos-rollback bench test test-unit lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ chaos-spot: $(if $(filter local,$(ENV)),apply,setup) ## Cut Spot capacity under 
 
 chaos-rollback: setup ## Restore Spot Fleet capacity from an interrupted chaos run
 	@$(SPOTKIT) chaos rollback
+
+bench: setup package ## Benchmarks on a bench emulator of their own (table + reports/bench-latest.json)
+	@$(SPOTKIT) bench $(BENCH_ARGS)
 
 test: setup ## All tests: unit (moto) + integration (emulator + real Terraform)
 	$(PYTEST) -q $(PYTEST_ARGS)

@@ -17,6 +17,8 @@ _SUBCOMMANDS = {
     "tf": ("spotkit.tf:tf_group", "Run terraform init/plan/apply/destroy/output for an environment."),
     "package": ("spotkit.package:package_cmd", "Build deterministic Lambda zips from functions/ into build/."),
     "chaos": ("spotkit.chaos.cli:chaos_group", "Spot capacity-cut experiment and its rollback."),
+    "bench": ("spotkit.bench.cli:bench_cmd",
+              "Benchmarks on the local emulator: burst, array regrouping, API calls, cold import."),
     "classify": ("spotkit.classify_cli:classify_cmd",
                  "Would a job failed with this statusReason be resubmitted? (decision + matched glob)"),
 }
