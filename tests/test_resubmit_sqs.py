@@ -311,3 +311,32 @@ def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
     arrays = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
               and ":" not in j["jobId"]]
     assert len(arrays) == 1
+
+
+def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, table, event, submits, lambda_context,
+                                                           monkeypatch):
+    import time
+
+    monkeypatch.setenv("SPOTKIT_SUBMIT_JOB_RATE", "20")  # one call per 50 ms
+    monkeypatch.setattr(resubmit_app, "pacer", resubmit_app._Pacer())
+    stamps: list[float] = []
+
+    def _stamp(**_):
+        stamps.append(time.monotonic())
+
+    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _stamp)
+    try:
+        events = [event(f"{i}1111111-1111-4111-8111-111111111111") for i in range(5)]
+        response = resubmit_app.handler(sqs_batch(*events), lambda_context)
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _stamp)
+    assert failed_ids(response) == [] and len(submits) == 5
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert min(gaps) >= 0.045, gaps
+
+
+def test_invalid_submit_job_rate_fails_the_records(resubmit_app, table, event, submits, lambda_context, monkeypatch):
+    monkeypatch.setenv("SPOTKIT_SUBMIT_JOB_RATE", "fast")
+    ev = sqs_batch(event())
+    response = resubmit_app.handler(ev, lambda_context)
+    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submits == []

@@ -26,10 +26,13 @@ one array job of size k with ``SPOTKIT_ARRAY_INDEX_MAP`` (new index -> original 
 child comes back as a single job with ``SPOTKIT_ARRAY_INDEX``. Jobs read their original index with
 ``spotkit.runtime.original_array_index()`` (docs/arrays.md).
 
-Throttling: SubmitJob answers ``TooManyRequestsException`` (HTTP 429) above the account's rate. The
-function backs off (exponential, full jitter) within the invocation's remaining time; a record
-still throttled fails and comes back from SQS later. botocore's own retries are off for the Batch
-client, because retrying a SubmitJob whose response was lost would create a second job.
+Throttling: SubmitJob answers ``TooManyRequestsException`` (HTTP 429) above the account's rate.
+Each invocation paces its calls at ``SPOTKIT_SUBMIT_JOB_RATE`` per second (the module's budget
+divided by the mapping's maximum concurrency), so throttles are rare; when one happens (other
+submitters share the quota) the function backs off (exponential, full jitter) within the
+invocation's remaining time; a record still throttled fails and comes back from SQS later.
+botocore's own retries are off for the Batch client, because retrying a SubmitJob whose response
+was lost would create a second job.
 
 Lost responses: SubmitJob has no client token. When a SubmitJob ends without a definite answer
 (read timeout, connection closed, HTTP 5xx) and whenever a record is redelivered
@@ -40,7 +43,8 @@ failed job (ListJobs by name in the target queue since the failure, DescribeJobs
 Configuration (environment variables): ``SPOTKIT_MAX_RESUBMISSIONS`` (default 3),
 ``SPOTKIT_RECLAIM_PATTERNS`` (JSON array of globs), ``SPOTKIT_ALERT_TOPIC_ARN``,
 ``SPOTKIT_IDEMPOTENCY_TABLE`` / ``SPOTKIT_IDEMPOTENCY_TTL_SECONDS`` (default 604800),
-``SPOTKIT_FALLBACK_JOB_QUEUE`` / ``SPOTKIT_FALLBACK_AFTER_LOSSES`` (default 2), Powertools'
+``SPOTKIT_FALLBACK_JOB_QUEUE`` / ``SPOTKIT_FALLBACK_AFTER_LOSSES`` (default 2),
+``SPOTKIT_SUBMIT_JOB_RATE`` (calls per second per invocation, default 0 = unpaced), Powertools'
 ``POWERTOOLS_SERVICE_NAME`` (the metrics' ``service`` dimension), ``POWERTOOLS_METRICS_NAMESPACE``
 (default ``spotkit``), ``POWERTOOLS_LOG_LEVEL``. ``AWS_ENDPOINT_URL`` points boto3 at an emulator.
 
@@ -131,6 +135,27 @@ DEADLINE_MARGIN_SECONDS = 5.0
 #: Waits (seconds) before each lookup of a SubmitJob whose response was lost (ListJobs is
 #: eventually consistent); if none finds it the record fails and the redelivery looks again.
 LOOKUP_DELAYS_SECONDS = (0.0, 2.0)
+
+
+class _Pacer:
+    """Spaces SubmitJob calls of this execution environment ``1 / SPOTKIT_SUBMIT_JOB_RATE`` seconds
+    apart (an environment runs one invocation at a time, so this is the per-invocation rate)."""
+
+    def __init__(self) -> None:
+        self.next_slot = 0.0
+
+    def wait(self) -> None:
+        rate = reclaim.submit_job_rate()
+        if rate <= 0:
+            return
+        now = time.monotonic()
+        if self.next_slot > now:
+            time.sleep(self.next_slot - now)
+            now = self.next_slot
+        self.next_slot = now + 1.0 / rate
+
+
+pacer = _Pacer()
 
 
 class SubmitThrottled(Exception):
@@ -280,7 +305,8 @@ def _budget_exhausted(works: list[Work]) -> list[dict[str, Any]]:
 
 @tracer.capture_method
 def _submit_job(request: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-    """SubmitJob with backoff on throttling (https://docs.aws.amazon.com/batch/latest/APIReference/CommonErrors.html).
+    """SubmitJob paced at ``SPOTKIT_SUBMIT_JOB_RATE`` and with backoff on throttling
+    (https://docs.aws.amazon.com/batch/latest/APIReference/CommonErrors.html).
 
     Raises:
         SubmitThrottled: still throttled when the invocation's backoff time ran out.
@@ -288,6 +314,7 @@ def _submit_job(request: dict[str, Any], context: LambdaContext | None) -> dict[
     """
     attempt = 0
     while True:
+        pacer.wait()
         try:
             return batch.submit_job(**request)
         except ClientError as exc:

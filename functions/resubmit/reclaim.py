@@ -49,6 +49,10 @@ MAX_RESUBMISSIONS_ENV = "SPOTKIT_MAX_RESUBMISSIONS"
 #: On-demand fallback: the job queue (ARN or name) that takes a lineage's resubmission once it has
 #: lost ``SPOTKIT_FALLBACK_AFTER_LOSSES`` attempts to Spot reclaims. Empty/unset: no fallback.
 FALLBACK_QUEUE_ENV = "SPOTKIT_FALLBACK_JOB_QUEUE"
+#: SubmitJob calls per second one invocation may make (0 or unset: unpaced, backoff only). The
+#: module sets it to its SubmitJob budget divided by the event source mapping's maximum concurrency,
+#: so concurrent invocations together stay under the account quota (50/s) instead of colliding.
+SUBMIT_JOB_RATE_ENV = "SPOTKIT_SUBMIT_JOB_RATE"
 FALLBACK_AFTER_ENV = "SPOTKIT_FALLBACK_AFTER_LOSSES"
 DEFAULT_FALLBACK_AFTER_LOSSES = 2
 
@@ -316,6 +320,25 @@ def fallback_after_losses(environ: Mapping[str, str] | None = None) -> int:
         raise ValueError(f"{FALLBACK_AFTER_ENV}={raw!r} is not an integer") from None
     if value < 1:
         raise ValueError(f"{FALLBACK_AFTER_ENV}={value} must be >= 1")
+    return value
+
+
+def submit_job_rate(environ: Mapping[str, str] | None = None) -> float:
+    """``SPOTKIT_SUBMIT_JOB_RATE``: SubmitJob calls per second for one invocation; 0.0 = unpaced.
+
+    Raises:
+        ValueError: the env var is not a number >= 0.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(SUBMIT_JOB_RATE_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{SUBMIT_JOB_RATE_ENV}={raw!r} is not a number") from None
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{SUBMIT_JOB_RATE_ENV}={raw!r} must be >= 0")
     return value
 
 

@@ -84,6 +84,9 @@ locals {
     # Empty: every resubmission goes back to the job's own queue.
     SPOTKIT_FALLBACK_JOB_QUEUE    = var.fallback_job_queue_arn == null ? "" : var.fallback_job_queue_arn
     SPOTKIT_FALLBACK_AFTER_LOSSES = tostring(var.fallback_after_spot_losses)
+    # Per-invocation share of the SubmitJob budget; "0": unpaced (backoff on throttling only).
+    SPOTKIT_SUBMIT_JOB_RATE = (var.submit_job_rate_per_second == null || var.maximum_concurrency == null ? "0" :
+    tostring(var.submit_job_rate_per_second / var.maximum_concurrency))
     # The service name is the `service` dimension of every metric the alarms read.
     POWERTOOLS_SERVICE_NAME      = var.name
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace

@@ -260,6 +260,17 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "submit_job_rate_per_second" {
+  description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); null or no maximum_concurrency: unpaced, throttled calls are backed off and retried."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.submit_job_rate_per_second == null || try(var.submit_job_rate_per_second > 0, false)
+    error_message = "The submit_job_rate_per_second must be null or a number > 0."
+  }
+}
+
 variable "event_source_mapping_enabled" {
   description = "Whether the event source mapping polls the events queue (false: events wait in the queue, e.g. while draining or debugging)."
   type        = bool

@@ -112,6 +112,7 @@ module "resubmit" {
   batch_size                       = try(var.resubmit.batch_size, 10)
   maximum_batching_window_seconds  = try(var.resubmit.maximum_batching_window_seconds, 5)
   maximum_concurrency              = try(var.resubmit.maximum_concurrency, null)
+  submit_job_rate_per_second       = try(var.resubmit.submit_job_rate_per_second, 50)
   event_source_mapping_enabled     = try(var.resubmit.event_source_mapping_enabled, true)
   dlq_message_retention_seconds    = try(var.resubmit.dlq_message_retention_seconds, 1209600)
 

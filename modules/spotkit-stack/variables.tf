@@ -63,7 +63,7 @@ variable "resubmit" {
     log_retention_days, log_kms_key_arn, max_resubmissions, metrics_namespace,
     event_max_age_seconds, event_max_retry_attempts, events_message_retention_seconds,
     max_receive_count, batch_size, maximum_batching_window_seconds, maximum_concurrency,
-    event_source_mapping_enabled, dlq_message_retention_seconds, dlq_kms_master_key_id,
+    submit_job_rate_per_second, event_source_mapping_enabled, dlq_message_retention_seconds, dlq_kms_master_key_id,
     create_kms_key, kms_key_arn (an existing key: skips creating one), kms_key_enable_rotation,
     kms_key_deletion_window_in_days, alert_topic_arn (skips creating the topic),
     alert_topic_kms_master_key_id, create_alarms, alarm_period_seconds,

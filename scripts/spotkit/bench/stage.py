@@ -239,6 +239,8 @@ class PipelineSettings:
     batch_size: int = 500
     window_seconds: int = 1
     max_concurrency: int = 2
+    #: The module's submit_job_rate_per_second: each invocation paces at this / max_concurrency.
+    submit_job_budget_per_second: float = 50.0
     lambda_timeout: int = 60
     lambda_memory_mib: int = 256
     max_receive_count: int = 5
@@ -257,9 +259,16 @@ class PipelineSettings:
         if not 2 <= self.max_concurrency <= 1000:
             raise ValueError("maximum concurrency must be 2..1000 (ScalingConfig.MaximumConcurrency)")
 
+    @property
+    def submit_job_rate_per_invocation(self) -> float:
+        """SPOTKIT_SUBMIT_JOB_RATE as modules/spot-resubmit computes it."""
+        return self.submit_job_budget_per_second / self.max_concurrency
+
     def as_dict(self) -> dict:
         return {"batch_size": self.batch_size, "maximum_batching_window_seconds": self.window_seconds,
                 "maximum_concurrency": self.max_concurrency, "function_response_types": ["ReportBatchItemFailures"],
+                "submit_job_rate_per_second": self.submit_job_budget_per_second,
+                "submit_job_rate_per_invocation": self.submit_job_rate_per_invocation,
                 "lambda_timeout_seconds": self.lambda_timeout, "lambda_memory_mib": self.lambda_memory_mib,
                 "max_receive_count": self.max_receive_count,
                 "events_visibility_timeout_seconds": 6 * self.lambda_timeout + self.window_seconds,
@@ -316,6 +325,7 @@ def deploy_pipeline(stage: Stage, name: str, zip_path: Path, queue_arns: List[st
             "SPOTKIT_IDEMPOTENCY_TTL_SECONDS": "86400",
             "SPOTKIT_FALLBACK_JOB_QUEUE": "",
             "SPOTKIT_FALLBACK_AFTER_LOSSES": "2",
+            "SPOTKIT_SUBMIT_JOB_RATE": str(settings.submit_job_rate_per_invocation),
             "POWERTOOLS_SERVICE_NAME": function,
             "POWERTOOLS_METRICS_NAMESPACE": "spotkit",
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
