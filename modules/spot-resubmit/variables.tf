@@ -261,7 +261,7 @@ variable "maximum_concurrency" {
 }
 
 variable "submit_job_rate_per_second" {
-  description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); null or no maximum_concurrency: unpaced, throttled calls are backed off and retried."
+  description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter: lower it to leave them headroom). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); null or no maximum_concurrency: unpaced, throttled calls are backed off and retried."
   type        = number
   default     = 50
 
