@@ -33,8 +33,8 @@ local-down: $(VENV)/.installed ## Stop the local AWS emulator
 local-status: $(VENV)/.installed ## Is the emulator up, and what does it hold
 	@$(SPOTKIT) local status
 
-package: $(VENV)/.installed ## Build deterministic Lambda zips into build/
-	@$(SPOTKIT) package
+package: $(VENV)/.installed ## Build deterministic Lambda zips into build/ (PACKAGE_ARGS=--compile-for python3.N)
+	@$(SPOTKIT) package $(PACKAGE_ARGS)
 
 init: setup ## terraform init for ENV
 	@$(SPOTKIT) tf init --env $(ENV)

@@ -180,3 +180,161 @@ def test_extracted_zip_runs_handler_against_moto_server(tmp_path, cache_dir):
     assert out["result"]["decision"] == "resubmitted"
     assert out["tags"]["spotkit:resubmission-count"] == "1"
     assert out["powertools"].startswith(str(task)) and out["app"].startswith(str(task))
+
+
+# ----------------------------------------------------------------------------- --compile-for
+
+RUNNING = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+OTHER = f"python3.{sys.version_info[1] + 1}"
+TAG = sys.implementation.cache_tag
+
+# Records every module the import system compiles from source (SourceLoader.source_to_code is only
+# called when no usable pyc exists), imports app, and reports where each task module came from.
+_IMPORT_PROBE = """
+import importlib._bootstrap_external as ext, json, sys
+task = sys.argv[1]
+compiled = []
+original = ext.SourceLoader.source_to_code
+def source_to_code(self, data, path, *, _optimize=-1):
+    compiled.append(path)
+    return original(self, data, path, _optimize=_optimize)
+ext.SourceLoader.source_to_code = source_to_code
+import app
+mods = {name: m.__spec__.cached for name, m in list(sys.modules.items())
+        if getattr(m, "__file__", None) and m.__file__.startswith(task)}
+print(json.dumps({"compiled": [p for p in compiled if p.startswith(task)], "modules": mods,
+                  "classify_file": sys.modules["reclaim"].classify.__code__.co_filename}))
+"""
+
+
+def _import_from_read_only_task(zip_path: Path, tmp_path: Path) -> dict:
+    """Extract ``zip_path`` into a read-only folder (like /var/task) and import app there in a fresh
+    ``python -S -B`` with only the runtime's boto3 besides; return what :data:`_IMPORT_PROBE` saw.
+
+    chmod makes the folder read-only for a normal user; root ignores that, so ``-B`` (write no
+    bytecode) keeps the interpreter from caching what it compiles there either way."""
+    task = tmp_path / "task"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(task)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    site = Path(__import__("boto3").__file__).resolve().parents[1]
+    for name in _RUNTIME_PACKAGES + ("jmespath",):
+        (runtime / name).symlink_to(site / name)
+    dirs = [task, *(p for p in task.rglob("*") if p.is_dir())]
+    for d in dirs:
+        d.chmod(0o555)
+    try:
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{task}{os.pathsep}{runtime}",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_SERVICE_NAME": "spotkit-resubmit"}
+        proc = subprocess.run([sys.executable, "-S", "-B", "-c", _IMPORT_PROBE, str(task)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return {**json.loads(proc.stdout.strip().splitlines()[-1]), "task": str(task)}
+    finally:
+        for d in dirs:
+            d.chmod(0o755)
+
+
+def test_compiled_builds_are_byte_identical(function_copy, tmp_path, cache_dir):
+    first = package.build(function_copy, tmp_path / "a", cache_dir=cache_dir, compile_for=RUNNING)
+    # Another location and other mtimes: neither may leak into the pycs.
+    moved = tmp_path / "elsewhere" / "deeper" / "resubmit"
+    shutil.copytree(function_copy, moved)
+    for f in moved.rglob("*"):
+        os.utime(f, (1_900_000_000, 1_900_000_000))
+    second = package.build(moved, tmp_path / "b", cache_dir=cache_dir, compile_for=RUNNING)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as zf:  # no build path inside any entry (entries are deflated: read them)
+        assert not [n for n in zf.namelist() if str(tmp_path).encode() in zf.read(n)]
+
+
+def test_compiled_zip_has_one_hash_based_pyc_per_module(function_copy, tmp_path, cache_dir):
+    source = package.build(function_copy, tmp_path / "src", cache_dir=cache_dir)
+    path = package.build(function_copy, tmp_path / "pyc", cache_dir=cache_dir, compile_for=RUNNING)
+    with zipfile.ZipFile(source) as zf:
+        source_names = zf.namelist()
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        app_pyc = zf.read(f"__pycache__/app.{TAG}.pyc")
+        infos = zf.infolist()
+    assert names == sorted(names)
+    pycs = {n for n in names if n.endswith(".pyc")}
+    py = [n for n in source_names if n.endswith(".py")]
+    assert pycs == {package._pyc_name(n) for n in py}  # every .py, nothing else, this Python's tag
+    assert set(names) - pycs == set(source_names)  # the same files otherwise
+    assert "aws_lambda_powertools/__pycache__/__init__.%s.pyc" % TAG in pycs
+    import importlib.util
+    assert app_pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(app_pyc[4:8], "little") == 0b01  # hash-based, unchecked: no mtime, source not read
+    assert app_pyc[8:16] == importlib.util.source_hash((function_copy / "app.py").read_bytes())
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_compiled_zip_imports_without_compiling_from_a_read_only_task(tmp_path, cache_dir):
+    compiled = _import_from_read_only_task(
+        package.build(RESUBMIT, tmp_path / "pyc", cache_dir=cache_dir, compile_for=RUNNING), tmp_path / "pyc")
+    assert compiled["compiled"] == []
+    task = compiled["task"]
+    assert {"app", "reclaim", "ledger", "aws_lambda_powertools"} <= set(compiled["modules"])
+    for name, cached in compiled["modules"].items():
+        assert cached and Path(cached).is_file(), name
+    # Code objects name the real file (not the zip-relative path they were compiled with).
+    assert compiled["classify_file"] == f"{task}/reclaim.py"
+
+    # The control: the default zip, same probe, compiles every one of those modules on import.
+    source = _import_from_read_only_task(package.build(RESUBMIT, tmp_path / "src", cache_dir=cache_dir),
+                                         tmp_path / "src")
+    assert {f"{source['task']}/app.py", f"{source['task']}/reclaim.py"} <= set(source["compiled"])
+    assert len(source["compiled"]) >= len(compiled["modules"])
+    assert not [p for p in Path(source["task"]).rglob("__pycache__")]
+
+
+def test_compile_for_another_python_is_refused(tmp_path):
+    with pytest.raises(package.PackageError, match=f"{OTHER} bytecode needs {OTHER}"):
+        package.build(RESUBMIT, tmp_path / "out", compile_for=OTHER)
+    result = CliRunner().invoke(package.package_cmd, ["--out", str(tmp_path), "--compile-for", OTHER, "resubmit"])
+    assert result.exit_code == 2
+    assert f"Run `spotkit package --compile-for {OTHER}` with {OTHER}" in result.output
+    assert not (tmp_path / "resubmit.zip").exists()
+
+
+@pytest.mark.parametrize("value", ["3.12", "python3", "python2.7", "python3.12.1", "cpython-312", "Python3.12"])
+def test_compile_for_takes_a_runtime_name(tmp_path, value):
+    result = CliRunner().invoke(package.package_cmd, ["--out", str(tmp_path), "--compile-for", value])
+    assert result.exit_code == 2
+    assert "use the form python3.N" in result.output
+
+
+def test_compile_for_from_the_environment(tmp_path, cache_dir):
+    result = CliRunner().invoke(package.package_cmd, ["--out", str(tmp_path), "resubmit"],
+                                env={"SPOTKIT_COMPILE_FOR": RUNNING})
+    assert result.exit_code == 0, result.output
+    assert f"bytecode for {RUNNING}" in result.output
+    with zipfile.ZipFile(tmp_path / "resubmit.zip") as zf:
+        assert f"__pycache__/app.{TAG}.pyc" in zf.namelist()
+    refused = CliRunner().invoke(package.package_cmd, ["--out", str(tmp_path), "resubmit"],
+                                 env={"SPOTKIT_COMPILE_FOR": OTHER})
+    assert refused.exit_code == 2
+
+
+def test_file_that_does_not_compile_gets_no_pyc(tmp_path):
+    fdir = tmp_path / "functions" / "hello"
+    fdir.mkdir(parents=True)
+    (fdir / "handler.py").write_text("def handler(event, context):\n    return 'hi'\n")
+    (fdir / "broken.py").write_text("def oops(:\n")
+    path = package.build(fdir, tmp_path / "out", compile_for=RUNNING)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["__pycache__/handler.%s.pyc" % TAG, "broken.py", "handler.py"]
+
+
+def test_add_bytecode_matches_a_compiled_build(tmp_path, cache_dir):
+    source = package.build(RESUBMIT, tmp_path / "src", cache_dir=cache_dir)
+    compiled = package.build(RESUBMIT, tmp_path / "pyc", cache_dir=cache_dir, compile_for=RUNNING)
+    out, skipped = package.add_bytecode(source, tmp_path / "added" / "resubmit.zip")
+    assert skipped == []
+    assert out.read_bytes() == compiled.read_bytes()
+    again, _ = package.add_bytecode(compiled, tmp_path / "again.zip")  # existing pycs are replaced, not doubled
+    assert again.read_bytes() == compiled.read_bytes()

@@ -1,4 +1,4 @@
-"""Deterministic Lambda zips: ``spotkit package [--out DIR] [FUNCTION...]``.
+"""Deterministic Lambda zips: ``spotkit package [--out DIR] [--compile-for python3.N] [FUNCTION...]``.
 
 Every folder under ``functions/`` holding a handler file (``app.py``, ``handler.py`` or
 ``lambda_function.py``) is one Lambda function; its zip is ``<out>/<folder name>.zip`` with the
@@ -11,11 +11,33 @@ Two builds from the same sources give byte-identical zips, so Terraform's
 
 - entries sorted by path, no directory entries, every timestamp 1980-01-01 00:00:00, every file
   mode 0644, created-by Unix, deflate level 9 (the bytes also depend on the zlib build);
-- no ``__pycache__``/``*.pyc`` (pip runs with ``--no-compile``), no pip install records that vary
-  between machines (``RECORD``, ``INSTALLER``, ``REQUESTED``, ``direct_url.json``), no ``bin/``
-  console scripts (their shebang is the build machine's Python path);
+- no ``__pycache__``/``*.pyc`` found on disk (pip runs with ``--no-compile``; ``--compile-for``
+  below makes its own), no pip install records that vary between machines (``RECORD``,
+  ``INSTALLER``, ``REQUESTED``, ``direct_url.json``), no ``bin/`` console scripts (their shebang is
+  the build machine's Python path);
 - the zip is written to a temporary file and renamed into place, and not rewritten at all when the
   bytes are unchanged (its mtime stays, so ``make`` does not rebuild downstream).
+
+Precompiled bytecode (opt-in, ``--compile-for python3.N`` or ``SPOTKIT_COMPILE_FOR``): Lambda's
+``/var/task`` is read-only, so without ``.pyc`` files in the zip every cold start compiles the zip's
+modules from source (nothing can be cached). With the option, every ``.py`` of the zip gets
+``<dir>/__pycache__/<name>.cpython-3N.pyc`` next to it, compiled by :mod:`py_compile` (optimization
+level 0, as Lambda runs) in a fresh interpreter with ``PYTHONHASHSEED=0``:
+
+- hash-based pycs, ``PycInvalidationMode.UNCHECKED_HASH`` (PEP 552): no source mtime inside, so the
+  zip stays byte-identical across builds, and the import system loads them without reading or
+  hashing the source;
+- the path recorded in the code objects is the path inside the zip (never the build machine's); at
+  import Python replaces it with the real file path, so tracebacks name ``/var/task/...``;
+- a file that does not compile (a syntax error in some vendored file) gets no pyc, and is then
+  compiled from source at import exactly as without the option.
+
+A pyc is only ever loaded by the Python minor version of its file name (the cache tag), and bytecode
+differs between minor versions, so the option refuses to run unless the running interpreter *is*
+``python3.N``: build with the same Python as the function's runtime (e.g. CI on ``python3.12`` for
+the ``python3.12`` runtime). The default stays source only because the zip's hash feeds Terraform's
+``source_code_hash``: with bytecode in it, developers building with different Pythons would get
+different zips and endless Lambda updates. Python docs: https://docs.python.org/3/library/py_compile.html
 
 Vendored requirements are installed once into ``.spotkit/vendor-cache/<key>`` where ``key`` is the
 sha256 of ``requirements.txt`` plus the building Python's ``major.minor``; build with the same
@@ -28,7 +50,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +84,19 @@ SCRUBBED_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.
 VENDOR_CACHE_DIR = STATE_DIR / "vendor-cache"
 #: Bump to invalidate every vendor cache entry when the install flags change.
 _VENDOR_LAYOUT = "1"
+#: ``--compile-for`` values: a Lambda Python runtime identifier.
+COMPILE_FOR_PATTERN = re.compile(r"python3\.(\d{1,2})")
+#: Run by a fresh interpreter: compiles ``[[archive name, source path, pyc path], ...]`` (JSON on
+#: stdin); prints ``[archive name, error]`` (JSON, one a line) for each file that does not compile.
+_COMPILER = """\
+import json, py_compile, sys
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+for name, source, cfile in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, cfile=cfile, dfile=name, doraise=True, optimize=0, invalidation_mode=mode)
+    except py_compile.PyCompileError as exc:
+        print(json.dumps([name, exc.msg.strip().splitlines()[-1] if exc.msg.strip() else repr(exc)]))
+"""
 
 
 class PackageError(RuntimeError):
@@ -88,6 +126,67 @@ def discover(functions_dir: Path = FUNCTIONS_DIR) -> list[Path]:
         return []
     return sorted(d for d in functions_dir.iterdir()
                   if d.is_dir() and any((d / h).is_file() for h in HANDLER_FILES))
+
+
+def running_runtime() -> str:
+    """The Lambda runtime name matching this interpreter, e.g. ``"python3.12"``."""
+    return f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def check_compile_for(runtime: str) -> str:
+    """Validate a ``--compile-for`` value and return it.
+
+    Args:
+        runtime: a Lambda Python runtime name, ``python3.N``.
+
+    Raises:
+        PackageError: ``runtime`` is not of the form ``python3.N``, or this interpreter is not CPython
+            3.N (its pycs would carry another cache tag, which ``runtime`` never loads).
+    """
+    if not COMPILE_FOR_PATTERN.fullmatch(runtime or ""):
+        raise PackageError(f"{runtime!r} is not a Lambda Python runtime name; use the form python3.N, "
+                           f"e.g. {running_runtime()}")
+    if runtime != running_runtime() or sys.implementation.name != "cpython":
+        raise PackageError(
+            f"{runtime} bytecode needs {runtime} to build it, but this is {platform.python_implementation()} "
+            f"{platform.python_version()} ({sys.executable}), whose pycs ({sys.implementation.cache_tag}) {runtime} "
+            f"never loads. Run `spotkit package --compile-for {runtime}` with {runtime} (e.g. from a venv made "
+            f"by `make setup PYTHON={runtime}`), or leave --compile-for out for a source-only zip.")
+    return runtime
+
+
+def _pyc_name(name: str) -> str:
+    """``a/b.py`` -> ``a/__pycache__/b.<cache tag>.pyc`` (what the import system looks for)."""
+    folder, _, base = name.rpartition("/")
+    pyc = f"__pycache__/{base[:-3]}.{sys.implementation.cache_tag}.pyc"
+    return f"{folder}/{pyc}" if folder else pyc
+
+
+def bytecode(files: dict[str, Path], dest: Path) -> tuple[dict[str, Path], list[str]]:
+    """Compile every ``.py`` of ``{archive name: file}`` for this interpreter (see the module docstring).
+
+    Args:
+        files: what goes into the zip; entries not ending in ``.py`` are ignored.
+        dest: an empty scratch folder that receives the pyc files (keep it until they are zipped).
+
+    Returns:
+        ``({pyc archive name: pyc file}, [archive names that did not compile, with the error])``.
+
+    Raises:
+        PackageError: the compiler process failed.
+    """
+    todo = [[name, str(files[name]), str(Path(dest) / _pyc_name(name))] for name in sorted(files)
+            if name.endswith(".py")]
+    # A fresh interpreter with a fixed hash seed: marshal's output must not depend on the caller's state.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-S", "-c", _COMPILER], input=json.dumps(todo), capture_output=True,
+                          text=True, env=env, cwd=dest, check=False)
+    if proc.returncode != 0:
+        raise PackageError(f"compiling bytecode failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    failed = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    skipped = {name for name, _ in failed}
+    pycs = {_pyc_name(name): Path(cfile) for name, _, cfile in todo if name not in skipped}
+    return pycs, [f"{name}: {error}" for name, error in failed]
 
 
 def _requirements_lines(requirements: Path) -> list[str]:
@@ -200,7 +299,17 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def _build(function_dir: Path, out_dir: Path, cache_dir: Path | None = None) -> tuple[Path, bool]:
+def _zip_with_bytecode(files: dict[str, Path], compile_for: str | None) -> tuple[bytes, list[str]]:
+    if compile_for is None:
+        return zip_bytes(files), []
+    check_compile_for(compile_for)
+    with tempfile.TemporaryDirectory(prefix="spotkit-pyc-") as tmp:
+        pycs, skipped = bytecode(files, Path(tmp))
+        return zip_bytes({**files, **pycs}), skipped
+
+
+def _build(function_dir: Path, out_dir: Path, cache_dir: Path | None = None,
+           compile_for: str | None = None) -> tuple[Path, bool, list[str]]:
     function_dir = Path(function_dir)
     if not any((function_dir / h).is_file() for h in HANDLER_FILES):
         raise PackageError(f"{function_dir} has no handler file (one of {', '.join(HANDLER_FILES)})")
@@ -213,38 +322,94 @@ def _build(function_dir: Path, out_dir: Path, cache_dir: Path | None = None) -> 
             raise PackageError(f"{function_dir.name}: files clash with vendored requirements: {', '.join(clash)}")
         files.update(deps)
     out = Path(out_dir) / f"{function_dir.name}.zip"
-    return out, _write_if_changed(out, zip_bytes(files))
+    data, skipped = _zip_with_bytecode(files, compile_for)
+    return out, _write_if_changed(out, data), skipped
 
 
-def build(function_dir: Path, out_dir: Path, *, cache_dir: Path | None = None) -> Path:
+def build(function_dir: Path, out_dir: Path, *, cache_dir: Path | None = None,
+          compile_for: str | None = None) -> Path:
     """Build ``<out_dir>/<function_dir name>.zip`` deterministically and return its path.
 
     Args:
         function_dir: a folder with a handler file and optionally ``requirements.txt``.
         out_dir: created if missing.
         cache_dir: vendor cache (default ``.spotkit/vendor-cache``).
+        compile_for: ``python3.N`` to add bytecode for that runtime (must be the running Python);
+            None (default) for a source-only zip.
 
     Raises:
-        PackageError: no handler file, pip failed, or a source file clashes with a vendored one.
+        PackageError: no handler file, pip failed, a source file clashes with a vendored one, or
+            ``compile_for`` is malformed or not the running Python (:func:`check_compile_for`).
     """
-    return _build(function_dir, out_dir, cache_dir)[0]
+    return _build(function_dir, out_dir, cache_dir, compile_for)[0]
 
 
 def build_all(out_dir: Path = BUILD_DIR, functions_dir: Path = FUNCTIONS_DIR, *,
-              cache_dir: Path | None = None) -> list[Path]:
+              cache_dir: Path | None = None, compile_for: str | None = None) -> list[Path]:
     """:func:`build` every function under ``functions_dir``; returns the zip paths in name order."""
-    return [build(d, out_dir, cache_dir=cache_dir) for d in discover(functions_dir)]
+    return [build(d, out_dir, cache_dir=cache_dir, compile_for=compile_for) for d in discover(functions_dir)]
+
+
+def add_bytecode(zip_path: Path, out: Path, compile_for: str | None = None) -> tuple[Path, list[str]]:
+    """Write ``out``: the zip at ``zip_path`` with its bytecode replaced by pycs for ``compile_for``.
+
+    What ``spotkit package --compile-for`` would have built from the same files (any ``__pycache__``
+    or ``.pyc`` already in the zip is dropped first); ``spotkit bench`` uses it to time a zip both
+    ways.
+
+    Args:
+        zip_path: a zip built by :func:`build`.
+        out: the zip to write (its folder is created).
+        compile_for: ``python3.N``; default: the running Python (:func:`running_runtime`).
+
+    Returns:
+        ``(out, [files that did not compile, with the error])``.
+
+    Raises:
+        PackageError: ``compile_for`` is malformed or not the running Python, or the compiler failed.
+        zipfile.BadZipFile: ``zip_path`` is not a zip.
+    """
+    compile_for = check_compile_for(compile_for or running_runtime())
+    with tempfile.TemporaryDirectory(prefix="spotkit-unzip-") as tmp:
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(tmp)
+        data, skipped = _zip_with_bytecode(_collect(Path(tmp), source=False), compile_for)
+    _write_if_changed(Path(out), data)
+    return Path(out), skipped
+
+
+def _compile_for_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return check_compile_for(value)
+    except PackageError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 @click.command("package")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=BUILD_DIR,
               show_default=True, help="Folder for the zips.")
+@click.option("--compile-for", "compile_for", metavar="python3.N", envvar="SPOTKIT_COMPILE_FOR", default=None,
+              callback=_compile_for_option,
+              help="Also ship __pycache__/*.cpython-3N.pyc for every .py (hash-based, still byte-identical "
+                   "across builds), so cold starts skip compiling from source. Needs to run under that Python "
+                   "(exit 2 otherwise): use it where the build Python is pinned to the Lambda runtime's, e.g. "
+                   "CI. Default: source only, so the zip (and Terraform's source_code_hash) does not depend on "
+                   "the developer's Python.", show_envvar=True)
 @click.argument("functions", nargs=-1)
-def package_cmd(out_dir: Path, functions: tuple[str, ...]):
+def package_cmd(out_dir: Path, compile_for: str | None, functions: tuple[str, ...]):
     """Build deterministic Lambda zips for FUNCTION... (folders under functions/; default: all).
 
     Prints each zip's path, size, sha256 and base64 sha256 (what Terraform's filebase64sha256
     shows). Idempotent: an unchanged zip is not rewritten.
+
+    \b
+    Source only by default. --compile-for python3.N adds bytecode for the runtime python3.N:
+    Lambda's /var/task is read-only, so without it the zip's modules are compiled from source on
+    every cold start. Only use it when every build runs that same Python (CI matching the
+    function's runtime, e.g. python3.12): the zip's hash is Terraform's source_code_hash, and
+    bytecode from another Python would change it (and is never loaded by the runtime anyway).
     """
     available = {d.name: d for d in discover()}
     unknown = [f for f in functions if f not in available]
@@ -256,10 +421,14 @@ def package_cmd(out_dir: Path, functions: tuple[str, ...]):
     for name in functions or sorted(available):
         started = time.monotonic()
         try:
-            path, changed = _build(available[name], out_dir)
+            path, changed, skipped = _build(available[name], out_dir, compile_for=compile_for)
         except PackageError as exc:
             raise click.ClickException(str(exc)) from exc
         d = digest(path)
         status = "written" if changed else "unchanged"
+        if compile_for:
+            status += f", bytecode for {compile_for}"
+        for line in skipped:
+            click.echo(f"warning: {name}: no bytecode for {line} (compiled from source at import)", err=True)
         click.echo(f"{path}  {d.size} bytes  sha256={d.sha256}  filebase64sha256={d.sha256_b64}  "
                    f"({status}, {time.monotonic() - started:.1f} s)")

@@ -24,6 +24,23 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _cold_import_compiled(zip_path: Path, runs: int, echo) -> dict:
+    """The import benchmark on ``zip_path`` plus pycs for this Python (``spotkit package --compile-for``)."""
+    import tempfile
+
+    from spotkit import package
+    from spotkit.bench import scenarios
+
+    runtime = package.running_runtime()
+    echo(f"import: the same zip with bytecode for {runtime} (spotkit package --compile-for {runtime})")
+    try:
+        with tempfile.TemporaryDirectory(prefix="spotkit-bench-pyc-") as tmp:
+            compiled, _ = package.add_bytecode(zip_path, Path(tmp) / zip_path.name, runtime)
+            return {**scenarios.cold_import(compiled, runs=runs), "compile_for": runtime}
+    except (scenarios.BenchError, package.PackageError) as exc:
+        return {"error": str(exc)}
+
+
 @click.command("bench")
 @click.option("--only", "only", multiple=True, type=click.Choice(BENCHMARKS),
               help="Run only these benchmarks (repeatable; default: all). 'calls' is measured during 'burst'.")
@@ -72,7 +89,8 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
     array   an array job with --reclaim children lost with their hosts: SubmitJob calls (far
             below the children reclaimed) and the index maps (each reclaimed index exactly once,
             no survivor).
-    import  cold `import app` from the extracted zip, median (target <= 300 ms).
+    import  cold `import app` from the extracted zip, median (target <= 300 ms); for a source-only
+            zip, also the same zip with bytecode for this Python (spotkit package --compile-for).
 
     Each of burst and array runs in its own emulator (`--execution hold`: jobs stay RUNNING
     without a process) on a free port, with the pipeline built as modules/spot-resubmit builds it:
@@ -145,6 +163,8 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
                 results["import"] = scenarios.cold_import(zip_path, runs=import_runs)
             except scenarios.BenchError as exc:
                 results["import"] = {"error": str(exc)}
+            if "error" not in results["import"] and not results["import"]["has_bytecode"]:
+                results["import"]["compiled"] = _cold_import_compiled(zip_path, import_runs, echo)
     except KeyboardInterrupt:
         interrupted = True
         echo("interrupted: the bench emulator was stopped; partial results follow")

@@ -378,12 +378,14 @@ def cold_import(zip_path: Path, runs: int = 7, python: Optional[str] = None) -> 
     in the runtime); ``AWS_REGION``/``AWS_DEFAULT_REGION`` and the function's Powertools variables
     set; no ``__pycache__`` written next to the code (``/var/task`` is read-only, so the zip's own
     modules compile from source on every cold start unless the zip ships ``.pyc`` files). Each run
-    extracts the zip afresh.
+    extracts the zip afresh. ``has_bytecode`` in the result: the zip holds ``.pyc`` files.
 
     Raises:
         BenchError: an import failed (its stderr is in the message).
     """
     python = python or sys.executable
+    with zipfile.ZipFile(zip_path) as zf:
+        has_bytecode = any(name.endswith(".pyc") for name in zf.namelist())
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "AWS_REGION": "us-east-1",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_LAMBDA_FUNCTION_NAME": "spotkit-resubmit", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
@@ -403,7 +405,7 @@ def cold_import(zip_path: Path, runs: int = 7, python: Optional[str] = None) -> 
                 samples.append(float(proc.stdout.strip().splitlines()[-1]))
     return {"runs": runs, "python": subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
                                                   capture_output=True, text=True).stdout.strip(),
-            "runtime_packages": list(RUNTIME_PACKAGES),
+            "runtime_packages": list(RUNTIME_PACKAGES), "has_bytecode": has_bytecode,
             "samples_ms": [round(s * 1000, 1) for s in samples],
             "median_ms": round(statistics.median(samples) * 1000, 1),
             "min_ms": round(min(samples) * 1000, 1), "max_ms": round(max(samples) * 1000, 1)}
