@@ -133,6 +133,13 @@ def test_rule_feeds_the_events_queue_and_the_mapping_feeds_the_function(stage):
     assert alarms[f"{fn_name}-dlq-not-empty"]["AlarmActions"] == [values["alert_topic_arn"]]
 
 
+def test_a_second_plan_after_apply_has_no_changes(stage):
+    """Idempotent apply: nothing in the emulator's answers makes Terraform see drift."""
+    run = stage[0]
+    proc = run("tf", "plan", "--env", "local", check=False)
+    assert "No changes" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
 def test_chaos_spot_resubmits_through_the_lambda(stage):
     run, _, home, clients = stage
     run("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
