@@ -278,23 +278,32 @@ def reclaim_patterns(environ: Mapping[str, str] | None = None) -> tuple[str, ...
     return tuple(patterns)
 
 
+def _env_int(environ: Mapping[str, str] | None, name: str, default: int, minimum: int) -> int:
+    """Integer env var ``name`` (``default`` when unset/empty).
+
+    Raises:
+        ValueError: it is not an integer >= ``minimum``.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
 def max_resubmissions(environ: Mapping[str, str] | None = None) -> int:
     """``SPOTKIT_MAX_RESUBMISSIONS`` (default 3): resubmissions allowed per lineage.
 
     Raises:
         ValueError: the env var is not a non-negative integer.
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get(MAX_RESUBMISSIONS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_RESUBMISSIONS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{MAX_RESUBMISSIONS_ENV}={raw!r} is not an integer") from None
-    if value < 0:
-        raise ValueError(f"{MAX_RESUBMISSIONS_ENV}={value} must be >= 0")
-    return value
+    return _env_int(environ, MAX_RESUBMISSIONS_ENV, DEFAULT_MAX_RESUBMISSIONS, 0)
 
 
 def fallback_job_queue(environ: Mapping[str, str] | None = None) -> str | None:
@@ -310,17 +319,7 @@ def fallback_after_losses(environ: Mapping[str, str] | None = None) -> int:
     Raises:
         ValueError: the env var is not an integer >= 1.
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get(FALLBACK_AFTER_ENV, "").strip()
-    if not raw:
-        return DEFAULT_FALLBACK_AFTER_LOSSES
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{FALLBACK_AFTER_ENV}={raw!r} is not an integer") from None
-    if value < 1:
-        raise ValueError(f"{FALLBACK_AFTER_ENV}={value} must be >= 1")
-    return value
+    return _env_int(environ, FALLBACK_AFTER_ENV, DEFAULT_FALLBACK_AFTER_LOSSES, 1)
 
 
 def submit_job_rate(environ: Mapping[str, str] | None = None) -> float:
