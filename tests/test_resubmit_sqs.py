@@ -340,3 +340,21 @@ def test_invalid_submit_job_rate_fails_the_records(resubmit_app, table, event, s
     ev = sqs_batch(event())
     response = resubmit_app.handler(ev, lambda_context)
     assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submits == []
+
+
+def test_unreadable_parent_tags_fail_the_child_instead_of_guessing_its_lineage(
+        resubmit_app, table, event, array_parent, submits, lambda_context):
+    def _deny(**_):
+        raise ClientError({"Error": {"Code": "ServerException", "Message": "injected"},
+                           "ResponseMetadata": {"HTTPStatusCode": 500}}, "DescribeJobs")
+
+    ev = sqs_batch(child_event(event, array_parent, 3))
+    resubmit_app.batch.meta.events.register("before-call.batch.DescribeJobs", _deny)
+    try:
+        response = resubmit_app.handler(ev, lambda_context)
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch.DescribeJobs", _deny)
+    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submits == []
+    retry = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 3), receive_count=2), lambda_context)
+    assert failed_ids(retry) == [] and len(submits) == 1
+    assert submits[0]["tags"]["team"] == "quant"  # the parent's tags, read on the retry

@@ -216,18 +216,20 @@ class Work:
 
 
 def _parent_tags(job: JobStateChange, cache: dict[str, dict[str, str]]) -> dict[str, str]:
-    """The array parent's tags (Batch does not copy tags onto children); one DescribeJobs per parent
-    per invocation, {} if unavailable (the child is then resubmitted without them)."""
+    """The array parent's tags (Batch does not copy tags onto children; the parent carries the user's
+    tags and, for a regrouped resubmission, the lineage): one DescribeJobs per parent per
+    invocation; {} when the parent no longer exists.
+
+    Raises:
+        botocore.exceptions.ClientError: DescribeJobs failed; the record is retried rather than
+            resubmitted with a wrong lineage (which could overrun the resubmission budget).
+    """
     parent_id = job.array_parent_id
     if not parent_id or job.tags:
         return {}
     if parent_id not in cache:
-        try:
-            jobs = batch.describe_jobs(jobs=[parent_id]).get("jobs") or []
-            cache[parent_id] = dict((jobs[0].get("tags") or {}) if jobs else {})
-        except ClientError:
-            logger.warning("could not read array parent tags", extra={"parent_job_id": parent_id}, exc_info=True)
-            cache[parent_id] = {}
+        jobs = batch.describe_jobs(jobs=[parent_id]).get("jobs") or []
+        cache[parent_id] = dict((jobs[0].get("tags") or {}) if jobs else {})
     return cache[parent_id]
 
 
