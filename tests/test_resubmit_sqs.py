@@ -358,3 +358,22 @@ def test_unreadable_parent_tags_fail_the_child_instead_of_guessing_its_lineage(
     retry = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 3), receive_count=2), lambda_context)
     assert failed_ids(retry) == [] and len(submits) == 1
     assert submits[0]["tags"]["team"] == "quant"  # the parent's tags, read on the retry
+
+
+def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
+        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context):
+    a, b = child_event(event, array_parent, 1), child_event(event, array_parent, 6)
+    assert failed_ids(resubmit_app.handler(sqs_batch(a), lambda_context)) == []  # child 1 resubmitted alone
+    undo = _lose_next_submit_response(resubmit_app)
+    try:  # child 1 is a duplicate, so child 6 is a group of one: a single job whose response is lost
+        failed = resubmit_app.handler(sqs_batch(a, b), lambda_context)
+    finally:
+        undo()
+    assert len(failed_ids(failed)) == 1
+    retry = resubmit_app.handler(sqs_batch(a, b, receive_count=2), lambda_context)
+
+    assert failed_ids(retry) == []
+    assert len(submits) == 2 and "arrayProperties" not in submits[1]
+    singles = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
+               and ":" not in j["jobId"]]
+    assert len(singles) == 2

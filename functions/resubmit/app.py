@@ -341,12 +341,11 @@ def _ambiguous(exc: Exception) -> bool:
     return False
 
 
-def _find_submitted(work: Work) -> list[dict[str, Any]]:
-    """Jobs in the target queue that this function already submitted for ``work``'s failed job (or,
-    for an array child, its failed parent): same name, created since the failure, tagged
-    ``spotkit:previous-job-id``. Batch calls: one ListJobs page per 100 candidates + DescribeJobs."""
+def _find_submitted(work: Work, previous_job_ids: set[str]) -> list[dict[str, Any]]:
+    """Jobs in ``work``'s target queue that this function already submitted for one of
+    ``previous_job_ids``: same name, created since the failure, tagged ``spotkit:previous-job-id``.
+    Batch calls: ListJobs (paginated) + one DescribeJobs per 100 candidates."""
     job = work.job
-    previous = {job.job_id, job.array_parent_id} - {None}
     since = job.raw.get("stoppedAt") or job.raw.get("createdAt") or 0
     filters = [{"name": "JOB_NAME", "values": [job.job_name]},
                {"name": "AFTER_CREATED_AT", "values": [str(int(since))]}]
@@ -356,15 +355,18 @@ def _find_submitted(work: Work) -> list[dict[str, Any]]:
     found = []
     for i in range(0, len(ids), 100):
         for detail in batch.describe_jobs(jobs=ids[i:i + 100]).get("jobs", []):
-            if (detail.get("tags") or {}).get(reclaim.TAG_PREVIOUS_JOB_ID) in previous:
+            if (detail.get("tags") or {}).get(reclaim.TAG_PREVIOUS_JOB_ID) in previous_job_ids:
                 found.append(detail)
     return found
 
 
-def _adopt_single(work: Work) -> dict[str, Any] | None:
-    for detail in _find_submitted(work):
-        if detail.get("tags", {}).get(reclaim.TAG_PREVIOUS_JOB_ID) == work.job.job_id:
-            return {"jobId": detail["jobId"], "jobArn": detail.get("jobArn"), "jobName": detail.get("jobName")}
+def _adopt_single(work: Work, ledger: Ledger | NoLedger) -> dict[str, Any] | None:
+    """If a job was already submitted for ``work`` (lost response), complete the claim with it and
+    return the ``resubmitted`` result; else None."""
+    for detail in _find_submitted(work, {work.job.job_id}):
+        new = {"jobId": detail["jobId"], "jobArn": detail.get("jobArn"), "jobName": detail.get("jobName")}
+        ledger.complete(work.job.job_id, new)
+        return _resubmitted(work, new, recovered=True)
     return None
 
 
@@ -417,11 +419,9 @@ def act(work: Work, context: LambdaContext | None = None) -> dict[str, Any]:
     if isinstance(claim, Busy):
         raise _in_progress(work, claim)
     try:
-        if work.redelivered:
-            found = _adopt_single(work)
-            if found:
-                ledger.complete(work.job.job_id, found)
-                return _resubmitted(work, found, recovered=True)
+        adopted = _adopt_single(work, ledger) if work.redelivered else None
+        if adopted:
+            return adopted
         try:
             response = _submit_job(work.request, context)
         except Exception as exc:
@@ -429,10 +429,9 @@ def act(work: Work, context: LambdaContext | None = None) -> dict[str, Any]:
                 raise
             for delay in LOOKUP_DELAYS_SECONDS:
                 time.sleep(delay)
-                found = _adopt_single(work)
-                if found:
-                    ledger.complete(work.job.job_id, found)
-                    return _resubmitted(work, found, recovered=True)
+                adopted = _adopt_single(work, ledger)
+                if adopted:
+                    return adopted
             raise
     except Exception as exc:
         ledger.release(work.job.job_id, exc)
@@ -467,16 +466,22 @@ def _act_group(works: list[Work], context: LambdaContext | None) -> dict[int, An
     first = next(iter(claimed.values()))
     parent_id = first.job.array_parent_id
     if any(w.redelivered for w in claimed.values()):  # a previous invocation may have submitted some
-        for detail in _find_submitted(first):
-            env = {e["name"]: e.get("value", "") for e in (detail.get("container") or {}).get("environment") or []}
-            if (detail.get("tags") or {}).get(reclaim.TAG_PREVIOUS_JOB_ID) != parent_id:
-                continue
-            for new_index, original in enumerate(reclaim.decode_index_map(env.get(reclaim.ARRAY_INDEX_MAP_ENV, ""))):
-                pos = by_index.pop(original, None)
-                if pos is not None:
-                    new = {"jobId": detail["jobId"], "jobArn": detail.get("jobArn"), "arrayIndex": new_index}
-                    ledger.complete(claimed[pos].job.job_id, new)
-                    out[pos] = _resubmitted(claimed[pos], new, recovered=True)
+        by_job_id = {w.job.job_id: pos for pos, w in claimed.items()}
+        for detail in _find_submitted(first, {parent_id, *by_job_id}):
+            previous = detail["tags"][reclaim.TAG_PREVIOUS_JOB_ID]
+            if previous in by_job_id:  # a lone child's single job (a chunk of one)
+                adopted = [(by_job_id[previous], None)]
+            else:  # an array job of several children: its map names their original indexes
+                env = {e["name"]: e.get("value", "")
+                       for e in (detail.get("container") or {}).get("environment") or []}
+                mapping = reclaim.decode_index_map(env.get(reclaim.ARRAY_INDEX_MAP_ENV, ""))
+                adopted = [(by_index[o], i) for i, o in enumerate(mapping) if o in by_index]
+            for pos, new_index in adopted:
+                if by_index.pop(reclaim.original_array_index(claimed[pos].job), None) is None:
+                    continue  # adopted already
+                new = {"jobId": detail["jobId"], "jobArn": detail.get("jobArn"), "arrayIndex": new_index}
+                ledger.complete(claimed[pos].job.job_id, new)
+                out[pos] = _resubmitted(claimed[pos], new, recovered=True)
     group_lineage = Lineage(original_job_id=first.inherited.get(reclaim.TAG_ORIGINAL_JOB_ID) or parent_id,
                             previous_job_id=parent_id, count=first.lineage.count)
     for chunk in reclaim.split_for_arrays(list(by_index)):
