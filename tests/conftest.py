@@ -182,3 +182,18 @@ def emulator_process(work: Path, *args: str, startup_seconds: float = 60) -> Ite
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def submit_requests(resubmit_app):
+    """Every SubmitJob request the function's Batch client sends (params as sent on the wire, in
+    order), captured with a botocore ``before-call.batch.SubmitJob`` hook: failed attempts too."""
+    seen: list[dict] = []
+
+    def _capture(params, **_):
+        seen.append(json.loads(params["body"]))
+
+    events = resubmit_app.batch.meta.events
+    events.register("before-call.batch.SubmitJob", _capture)
+    yield seen
+    events.unregister("before-call.batch.SubmitJob", _capture)

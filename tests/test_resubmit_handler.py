@@ -34,20 +34,6 @@ def event(load_event, batch_resources):
     return _event
 
 
-@pytest.fixture
-def submit_requests(resubmit_app):
-    """Every SubmitJob request the function's Batch client sends (params as sent on the wire)."""
-    seen: list[dict] = []
-
-    def _capture(params, **_):
-        seen.append(json.loads(params["body"]))
-
-    events = resubmit_app.batch.meta.events
-    events.register("before-call.batch.SubmitJob", _capture)
-    yield seen
-    events.unregister("before-call.batch.SubmitJob", _capture)
-
-
 def _all_jobs(batch, queue_arn):
     ids = []
     for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):

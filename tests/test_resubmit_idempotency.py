@@ -91,20 +91,6 @@ def event(load_event, batch_resources):
     return _event
 
 
-@pytest.fixture
-def submit_attempts(resubmit_app):
-    """Every SubmitJob the function's Batch client attempts (request bodies, in order)."""
-    seen: list[dict] = []
-
-    def _count(params, **_):
-        seen.append(json.loads(params["body"]))
-
-    events = resubmit_app.batch.meta.events
-    events.register("before-call.batch.SubmitJob", _count)
-    yield seen
-    events.unregister("before-call.batch.SubmitJob", _count)
-
-
 def _jobs(batch, queue_arn) -> list[str]:
     return [j["jobId"] for s in STATUSES
             for j in batch.list_jobs(jobQueue=queue_arn, jobStatus=s)["jobSummaryList"]]
@@ -128,17 +114,17 @@ def _fail_next_submit(resubmit_app, *, after: bool = False):
             raise ClientError({"Error": {"Code": "ClientException", "Message": "injected fault"},
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, "SubmitJob")
 
-    resubmit_app.batch.meta.events.register(name, _raise)  # after the submit_attempts counter
+    resubmit_app.batch.meta.events.register(name, _raise)  # after the submit_requests counter
     return lambda: resubmit_app.batch.meta.events.unregister(name, _raise)
 
 
 def test_same_event_three_times_submits_once(resubmit_app, table, ddb, event, batch, batch_resources,
-                                             submit_attempts, lambda_context):
+                                             submit_requests, lambda_context):
     ev = event()
     results = [resubmit_app.handler(ev, lambda_context) for _ in range(3)]
 
     assert [r["decision"] for r in results] == ["resubmitted", "skipped_duplicate", "skipped_duplicate"]
-    assert len(submit_attempts) == 1
+    assert len(submit_requests) == 1
     assert _jobs(batch, batch_resources.job_queue_arn) == [results[0]["newJobId"]]
     assert {r["newJobId"] for r in results} == {results[0]["newJobId"]}
     (record,) = _records(ddb)
@@ -148,34 +134,34 @@ def test_same_event_three_times_submits_once(resubmit_app, table, ddb, event, ba
 
 
 def test_same_job_in_a_new_event_envelope_is_still_a_duplicate(resubmit_app, table, event, batch, batch_resources,
-                                                               submit_attempts, lambda_context):
+                                                               submit_requests, lambda_context):
     first = event()
     again = event()
     again["id"] = "00000000-0000-4000-8000-00000000beef"  # another event, same failed job
     assert resubmit_app.handler(first, lambda_context)["decision"] == "resubmitted"
     assert resubmit_app.handler(again, lambda_context)["decision"] == "skipped_duplicate"
-    assert len(submit_attempts) == 1
+    assert len(submit_requests) == 1
     assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
 
 
 def test_two_failed_jobs_are_two_submissions(resubmit_app, table, ddb, event, batch, batch_resources,
-                                             submit_attempts, lambda_context):
+                                             submit_requests, lambda_context):
     a = event("11111111-1111-4111-8111-111111111111")
     b = event("22222222-2222-4222-8222-222222222222")
     results = [resubmit_app.handler(ev, lambda_context) for ev in (a, b, a, b)]
 
     assert [r["decision"] for r in results] == ["resubmitted", "resubmitted", "skipped_duplicate",
                                                 "skipped_duplicate"]
-    assert len(submit_attempts) == 2
+    assert len(submit_requests) == 2
     assert sorted(_jobs(batch, batch_resources.job_queue_arn)) == sorted([results[0]["newJobId"],
                                                                         results[1]["newJobId"]])
-    assert [t["spotkit:previous-job-id"] for t in (r["tags"] for r in submit_attempts)] == [
+    assert [t["spotkit:previous-job-id"] for t in (r["tags"] for r in submit_requests)] == [
         a["detail"]["jobId"], b["detail"]["jobId"]]
     assert len(_records(ddb)) == 2
 
 
 def test_submit_job_failure_releases_the_record_and_the_retry_submits_once(
-        resubmit_app, table, ddb, event, batch, batch_resources, submit_attempts, lambda_context):
+        resubmit_app, table, ddb, event, batch, batch_resources, submit_requests, lambda_context):
     ev = event()
     undo = _fail_next_submit(resubmit_app)
     try:
@@ -190,13 +176,13 @@ def test_submit_job_failure_releases_the_record_and_the_retry_submits_once(
     again = resubmit_app.handler(ev, lambda_context)
 
     assert (retry["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
-    assert len(submit_attempts) == 2  # the failed attempt + the retry
+    assert len(submit_requests) == 2  # the failed attempt + the retry
     assert _jobs(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
     assert [r["status"]["S"] for r in _records(ddb)] == ["COMPLETED"]
 
 
 def test_lost_submit_job_response_is_found_not_resubmitted(resubmit_app, table, ddb, event, batch, batch_resources,
-                                                          submit_attempts, lambda_context):
+                                                          submit_requests, lambda_context):
     ev = event()
     undo = _fail_next_submit(resubmit_app, after=True)
     try:
@@ -206,7 +192,7 @@ def test_lost_submit_job_response_is_found_not_resubmitted(resubmit_app, table, 
     again = resubmit_app.handler(ev, lambda_context)
 
     assert (first["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
-    assert len(submit_attempts) == 1
+    assert len(submit_requests) == 1
     assert _jobs(batch, batch_resources.job_queue_arn) == [first["newJobId"]] == [again["newJobId"]]
     (record,) = _records(ddb)
     assert record["status"]["S"] == "COMPLETED"
@@ -248,7 +234,7 @@ def moto_endpoint(aws):
 
 
 def test_killed_after_claiming_record_retry_submits_once_after_in_progress_expiry(
-        resubmit_app, table, ddb, event, batch, batch_resources, submit_attempts, moto_endpoint):
+        resubmit_app, table, ddb, event, batch, batch_resources, submit_requests, moto_endpoint):
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     remaining_ms = 3000  # the killed invocation's remaining time: the INPROGRESS window
@@ -270,14 +256,14 @@ def test_killed_after_claiming_record_retry_submits_once_after_in_progress_expir
     if time.time() * 1000 < expiry_ms - 500:  # a retry inside the window is refused, not submitted
         with pytest.raises(IdempotencyAlreadyInProgressError):
             resubmit_app.handler(ev, context)
-        assert submit_attempts == []
+        assert submit_requests == []
 
     time.sleep(max(0.0, expiry_ms / 1000 - time.time()) + 0.2)
     retry = resubmit_app.handler(ev, context)
     again = resubmit_app.handler(ev, context)
 
     assert (retry["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
-    assert len(submit_attempts) == 1
+    assert len(submit_requests) == 1
     assert _jobs(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
     (record,) = _records(ddb)
     assert record["status"]["S"] == "COMPLETED"

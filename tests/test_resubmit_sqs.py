@@ -68,19 +68,6 @@ def failed_ids(response: dict) -> list[str]:
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
-@pytest.fixture
-def submits(resubmit_app):
-    """Every SubmitJob request body the function sends, in order."""
-    seen: list[dict] = []
-
-    def _capture(params, **_):
-        seen.append(json.loads(params["body"]))
-
-    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _capture)
-    yield seen
-    resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _capture)
-
-
 def emf(capsys) -> dict[str, float]:
     """Sum of every EMF metric printed so far (Powertools flushes them to stdout)."""
     totals: dict[str, float] = {}
@@ -103,18 +90,18 @@ def _jobs(batch, queue_arn) -> list[dict]:
 
 
 def test_same_event_three_times_in_one_batch_and_again_later_submits_once(
-        resubmit_app, table, event, batch, batch_resources, submits, lambda_context, capsys):
+        resubmit_app, table, event, batch, batch_resources, submit_requests, lambda_context, capsys):
     ev = event()
     first = resubmit_app.handler(sqs_batch(ev, ev, ev), lambda_context)
     later = resubmit_app.handler(sqs_batch(ev, receive_count=1), lambda_context)
 
     assert failed_ids(first) == failed_ids(later) == []
-    assert len(submits) == 1
+    assert len(submit_requests) == 1
     assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
     assert emf(capsys) == {"resubmitted": 1, "duplicate": 3}
 
 
-def test_malformed_records_fail_alone_and_the_rest_is_resubmitted(resubmit_app, table, event, submits,
+def test_malformed_records_fail_alone_and_the_rest_is_resubmitted(resubmit_app, table, event, submit_requests,
                                                                  load_event, lambda_context, caplog):
     good = event()
     ev = sqs_batch(good, load_event("malformed"), bodies=["{not json"])
@@ -122,14 +109,14 @@ def test_malformed_records_fail_alone_and_the_rest_is_resubmitted(resubmit_app, 
 
     bad_ids = [r["messageId"] for r in ev["Records"][1:]]
     assert sorted(failed_ids(response)) == sorted(bad_ids)
-    assert len(submits) == 1
+    assert len(submit_requests) == 1
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert {e.message_id for e in errors} == set(bad_ids)
     assert all("DLQ" in e.getMessage() for e in errors)
 
 
-def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event, batch, batch_resources, submits,
-                                                     lambda_context, monkeypatch, capsys):
+def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event, batch, batch_resources,
+                                                     submit_requests, lambda_context, monkeypatch, capsys):
     monkeypatch.setattr(resubmit_app, "BACKOFF_BASE_SECONDS", 0.01)
     throttles = []
 
@@ -190,13 +177,14 @@ def child_event(event, parent: str, index: int, **detail):
 
 
 def test_children_reclaimed_together_come_back_as_one_array_job(
-        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context, load_event, capsys):
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context,
+        load_event, capsys):
     parent_failed = load_event("array_parent", jobQueue=batch_resources.job_queue_arn)
     children = [child_event(event, array_parent, i) for i in (5, 1, 4, 3)]
     response = resubmit_app.handler(sqs_batch(*children, parent_failed), lambda_context)
 
     assert failed_ids(response) == []
-    [sent] = submits
+    [sent] = submit_requests
     assert sent["arrayProperties"] == {"size": 4}
     env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
     assert env["SPOTKIT_ARRAY_INDEX_MAP"] == "1,3-5"
@@ -210,11 +198,11 @@ def test_children_reclaimed_together_come_back_as_one_array_job(
 
     # One child redelivered alone later: recognised as already resubmitted (new index 2 = original 4).
     again = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 4)), lambda_context)
-    assert failed_ids(again) == [] and len(submits) == 1
+    assert failed_ids(again) == [] and len(submit_requests) == 1
 
 
 def test_child_of_a_regrouped_job_lost_alone_runs_its_original_index(
-        resubmit_app, table, event, array_parent, submits, lambda_context):
+        resubmit_app, table, event, array_parent, submit_requests, lambda_context):
     container = {"environment": [{"name": "SPOTKIT_ARRAY_INDEX_MAP", "value": "1,3-5"},
                                  {"name": "STRATEGY", "value": "mean-reversion"}],
                  "command": ["python", "-m", "job"]}
@@ -222,13 +210,13 @@ def test_child_of_a_regrouped_job_lost_alone_runs_its_original_index(
     ev = event(regrouped, name="array_child_reclaim", arrayProperties={"index": 2}, container=container)
     resubmit_app.handler(sqs_batch(ev), lambda_context)
 
-    [sent] = submits
+    [sent] = submit_requests
     env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
     assert env == {"SPOTKIT_ARRAY_INDEX": "4", "STRATEGY": "mean-reversion"}
     assert "arrayProperties" not in sent
 
 
-def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, batch, batch_resources, submits,
+def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, batch, batch_resources, submit_requests,
                                                   lambda_context, monkeypatch, capsys):
     fallback = batch.create_job_queue(jobQueueName="spotkit-on-demand", state="ENABLED", priority=1,
                                       computeEnvironmentOrder=[{"order": 1, "computeEnvironment":
@@ -242,13 +230,14 @@ def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, ba
     second = resubmit_app.handler(sqs_batch(event(new["jobId"], tags=new["tags"])), lambda_context)
 
     assert failed_ids(first) == failed_ids(second) == []
-    assert [s["jobQueue"] for s in submits] == [batch_resources.job_queue_arn, fallback["jobQueueArn"]]
-    assert submits[1]["tags"]["spotkit:resubmission-count"] == "2"
+    assert [s["jobQueue"] for s in submit_requests] == [batch_resources.job_queue_arn, fallback["jobQueueArn"]]
+    assert submit_requests[1]["tags"]["spotkit:resubmission-count"] == "2"
     assert emf(capsys) == {"resubmitted": 2, "fallback": 1}
 
 
 def test_group_past_the_budget_sends_one_alert_with_every_child(
-        resubmit_app, table, event, batch, array_parent, alert_topic, submits, lambda_context, monkeypatch, capsys):
+        resubmit_app, table, event, batch, array_parent, alert_topic, submit_requests, lambda_context,
+        monkeypatch, capsys):
     topic, inbox = alert_topic
     monkeypatch.setenv("SPOTKIT_ALERT_TOPIC_ARN", topic)
     batch.tag_resource(resourceArn=batch.describe_jobs(jobs=[array_parent])["jobs"][0]["jobArn"],
@@ -256,7 +245,7 @@ def test_group_past_the_budget_sends_one_alert_with_every_child(
     response = resubmit_app.handler(sqs_batch(*[child_event(event, array_parent, i) for i in (2, 7)]),
                                     lambda_context)
 
-    assert failed_ids(response) == [] and submits == []
+    assert failed_ids(response) == [] and submit_requests == []
     messages = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
     [alert] = [json.loads(json.loads(m["Body"])["Message"]) for m in messages["Messages"]]
     assert alert["event"] == "spotkit.resubmission_budget_exhausted"
@@ -278,7 +267,7 @@ def _lose_next_submit_response(resubmit_app):
     return lambda: resubmit_app.batch.meta.events.unregister("after-call.batch.SubmitJob", _lose)
 
 
-def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch, batch_resources, submits,
+def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch, batch_resources, submit_requests,
                                               lambda_context, monkeypatch):
     monkeypatch.setattr(resubmit_app, "LOOKUP_DELAYS_SECONDS", ())  # no lookup in the failing invocation
     ev = event()
@@ -291,12 +280,12 @@ def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch,
     retry = resubmit_app.handler(sqs_batch(ev, receive_count=2), lambda_context)
 
     assert failed_ids(retry) == []
-    assert len(submits) == 1
+    assert len(submit_requests) == 1
     assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
 
 
 def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
-        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context):
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context):
     children = [child_event(event, array_parent, i) for i in (2, 3, 8)]
     undo = _lose_next_submit_response(resubmit_app)
     try:
@@ -307,13 +296,13 @@ def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
     retry = resubmit_app.handler(sqs_batch(*children, receive_count=2), lambda_context)
 
     assert failed_ids(retry) == []
-    assert len(submits) == 1
+    assert len(submit_requests) == 1
     arrays = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
               and ":" not in j["jobId"]]
     assert len(arrays) == 1
 
 
-def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, table, event, submits, lambda_context,
+def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, table, event, submit_requests, lambda_context,
                                                            monkeypatch):
     import time
 
@@ -330,20 +319,21 @@ def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, table, 
         response = resubmit_app.handler(sqs_batch(*events), lambda_context)
     finally:
         resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _stamp)
-    assert failed_ids(response) == [] and len(submits) == 5
+    assert failed_ids(response) == [] and len(submit_requests) == 5
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert min(gaps) >= 0.045, gaps
 
 
-def test_invalid_submit_job_rate_fails_the_records(resubmit_app, table, event, submits, lambda_context, monkeypatch):
+def test_invalid_submit_job_rate_fails_the_records(resubmit_app, table, event, submit_requests, lambda_context,
+                                                   monkeypatch):
     monkeypatch.setenv("SPOTKIT_SUBMIT_JOB_RATE", "fast")
     ev = sqs_batch(event())
     response = resubmit_app.handler(ev, lambda_context)
-    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submits == []
+    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submit_requests == []
 
 
 def test_unreadable_parent_tags_fail_the_child_instead_of_guessing_its_lineage(
-        resubmit_app, table, event, array_parent, submits, lambda_context):
+        resubmit_app, table, event, array_parent, submit_requests, lambda_context):
     def _deny(**_):
         raise ClientError({"Error": {"Code": "ServerException", "Message": "injected"},
                            "ResponseMetadata": {"HTTPStatusCode": 500}}, "DescribeJobs")
@@ -354,14 +344,14 @@ def test_unreadable_parent_tags_fail_the_child_instead_of_guessing_its_lineage(
         response = resubmit_app.handler(ev, lambda_context)
     finally:
         resubmit_app.batch.meta.events.unregister("before-call.batch.DescribeJobs", _deny)
-    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submits == []
+    assert failed_ids(response) == [ev["Records"][0]["messageId"]] and submit_requests == []
     retry = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 3), receive_count=2), lambda_context)
-    assert failed_ids(retry) == [] and len(submits) == 1
-    assert submits[0]["tags"]["team"] == "quant"  # the parent's tags, read on the retry
+    assert failed_ids(retry) == [] and len(submit_requests) == 1
+    assert submit_requests[0]["tags"]["team"] == "quant"  # the parent's tags, read on the retry
 
 
 def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
-        resubmit_app, table, event, batch, batch_resources, array_parent, submits, lambda_context):
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context):
     a, b = child_event(event, array_parent, 1), child_event(event, array_parent, 6)
     assert failed_ids(resubmit_app.handler(sqs_batch(a), lambda_context)) == []  # child 1 resubmitted alone
     undo = _lose_next_submit_response(resubmit_app)
@@ -373,7 +363,7 @@ def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
     retry = resubmit_app.handler(sqs_batch(a, b, receive_count=2), lambda_context)
 
     assert failed_ids(retry) == []
-    assert len(submits) == 2 and "arrayProperties" not in submits[1]
+    assert len(submit_requests) == 2 and "arrayProperties" not in submit_requests[1]
     singles = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
                and ":" not in j["jobId"]]
     assert len(singles) == 2
