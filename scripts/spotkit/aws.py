@@ -16,6 +16,9 @@ from botocore.config import Config
 DEFAULT_EMULATOR_PORT = 4566
 EMULATOR_ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+#: AWS Batch job statuses in life-cycle order (ListJobs filters by one at a time).
+#: https://docs.aws.amazon.com/batch/latest/userguide/job_states.html
+JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
 def emulator_port() -> int:

@@ -34,11 +34,12 @@ from typing import Callable, Dict, Iterator, List, Optional
 import boto3
 from botocore.config import Config
 
+from spotkit.aws import JOB_STATUSES
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 SERVICES = ("batch", "ec2", "iam", "sqs", "lambda", "events", "dynamodb", "kms", "sns")
 #: Batch job statuses, in life-cycle order (ListJobs takes one at a time).
-STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 HOST_LOST_PREFIX = "Host EC2 (instance "
 
 
@@ -131,7 +132,7 @@ class Stage:
             time.sleep(0.2)
 
     # ------------------------------------------------------------------- jobs
-    def list_jobs(self, queue: str, statuses=STATUSES) -> List[dict]:
+    def list_jobs(self, queue: str, statuses=JOB_STATUSES) -> List[dict]:
         """Job summaries of ``queue`` in ``statuses`` (one ListJobs per status, every page)."""
         out: List[dict] = []
         pages = self.batch.get_paginator("list_jobs")

@@ -38,11 +38,11 @@ from typing import Callable, Union
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
+from spotkit.aws import JOB_STATUSES
 from spotkit.chaos import fleet as fleetlib
 from spotkit.chaos import state as statelib
 from spotkit.chaos.report import write_report
 
-JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 ACTIVE_JOB_STATUSES = JOB_STATUSES[:5]
 TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED")
 

@@ -63,6 +63,8 @@ from moto.ec2.models import spot_requests
 from moto.events import models as events_models
 from moto.sqs import models as sqs_models
 
+from spotkit.aws import JOB_STATUSES
+
 _installed = False
 _lock = threading.Lock()
 
@@ -166,7 +168,7 @@ def describe_job(job) -> dict:
     if sk["schedulingPriority"] is not None:
         out["schedulingPriority"] = sk["schedulingPriority"]
     if job._child_jobs:
-        summary = {s: 0 for s in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")}
+        summary = {s: 0 for s in JOB_STATUSES}
         for child in job._child_jobs:
             summary[child.status] = summary.get(child.status, 0) + 1
         out["arrayProperties"] = {"statusSummary": summary, "size": len(job._child_jobs)}
