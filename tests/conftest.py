@@ -197,3 +197,16 @@ def submit_requests(resubmit_app):
     events.register("before-call.batch.SubmitJob", _capture)
     yield seen
     events.unregister("before-call.batch.SubmitJob", _capture)
+
+
+def all_jobs(batch, queue: str) -> list[dict]:
+    """Every job summary in ``queue``, all statuses (ListJobs takes one status at a time)."""
+    from spotkit.aws import JOB_STATUSES
+
+    return [j for status in JOB_STATUSES
+            for j in batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]]
+
+
+def job_ids(batch, queue: str) -> list[str]:
+    """The ids of :func:`all_jobs`."""
+    return [j["jobId"] for j in all_jobs(batch, queue)]

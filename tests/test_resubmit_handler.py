@@ -12,6 +12,7 @@ import json
 
 import boto3
 import pytest
+from conftest import job_ids
 
 REGION = "us-east-1"  # as set by the aws_credentials fixture
 
@@ -32,13 +33,6 @@ def event(load_event, batch_resources):
                                    "jobDefinition": batch_resources.job_definition_arn, **detail})
 
     return _event
-
-
-def _all_jobs(batch, queue_arn):
-    ids = []
-    for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
-        ids += [j["jobId"] for j in batch.list_jobs(jobQueue=queue_arn, jobStatus=status)["jobSummaryList"]]
-    return ids
 
 
 def test_spot_reclaim_is_resubmitted_with_everything(resubmit_app, lambda_context, event, batch,
@@ -77,7 +71,7 @@ def test_spot_reclaim_is_resubmitted_with_everything(resubmit_app, lambda_contex
     assert not any(k.startswith("aws:") for k in sent["tags"])
     assert "dependsOn" not in sent
     assert "instanceType" not in sent["containerOverrides"]
-    assert _all_jobs(batch, batch_resources.job_queue_arn) == [result["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [result["newJobId"]]
 
 
 def test_second_resubmission_keeps_original_and_counts(resubmit_app, lambda_context, event, batch):
@@ -104,7 +98,7 @@ def test_chain_of_resubmissions_stops_at_cap(resubmit_app, lambda_context, event
         new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
         ev = event("spot_reclaim", jobId=new["jobId"], jobArn=new["jobArn"], tags=new["tags"])
     assert decisions == ["resubmitted", "resubmitted", "budget_exhausted"]
-    assert len(_all_jobs(batch, batch_resources.job_queue_arn)) == 2
+    assert len(job_ids(batch, batch_resources.job_queue_arn)) == 2
 
 
 def test_budget_exhausted_publishes_alert_and_does_not_submit(resubmit_app, lambda_context, event, batch,
@@ -115,7 +109,7 @@ def test_budget_exhausted_publishes_alert_and_does_not_submit(resubmit_app, lamb
     result = resubmit_app.handler(ev, lambda_context)
 
     assert result["decision"] == "budget_exhausted"
-    assert _all_jobs(batch, batch_resources.job_queue_arn) == []
+    assert job_ids(batch, batch_resources.job_queue_arn) == []
     sqs = boto3.client("sqs", region_name=REGION)
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
@@ -132,7 +126,7 @@ def test_budget_exhausted_without_topic_only_warns(resubmit_app, lambda_context,
                                               caplog):
     result = resubmit_app.handler(event("at_cap"), lambda_context)
     assert result["decision"] == "budget_exhausted"
-    assert _all_jobs(batch, batch_resources.job_queue_arn) == []
+    assert job_ids(batch, batch_resources.job_queue_arn) == []
     [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert warning.decision == "budget_exhausted" and warning.alert_published is False
 
@@ -155,7 +149,7 @@ def test_non_reclaim_events_are_skipped(resubmit_app, lambda_context, event, bat
     result = resubmit_app.handler(event(name), lambda_context)
     assert result["decision"] == decision
     assert submit_requests == []
-    assert _all_jobs(batch, batch_resources.job_queue_arn) == []
+    assert job_ids(batch, batch_resources.job_queue_arn) == []
 
 
 def test_reclaim_reason_only_in_last_attempt(resubmit_app, lambda_context, event, submit_requests):
@@ -267,7 +261,7 @@ def test_duplicate_delivery_submits_once_with_idempotency_table(resubmit_app, la
     assert first["decision"] == "resubmitted"
     assert second["decision"] == "skipped_duplicate"
     assert second["newJobId"] == first["newJobId"]
-    assert _all_jobs(batch, batch_resources.job_queue_arn) == [first["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [first["newJobId"]]
 
 
 @pytest.mark.parametrize("reason, expected", [

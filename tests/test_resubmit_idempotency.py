@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -34,12 +33,11 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from conftest import FUNCTIONS_DIR, LambdaContext
+from conftest import FUNCTIONS_DIR, LambdaContext, free_port, job_ids
 
 REGION = "us-east-1"  # as set by the aws_credentials fixture
 TABLE = "spotkit-resubmit-idempotency"
 TTL_SECONDS = 86400
-STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
 @dataclass
@@ -91,11 +89,6 @@ def event(load_event, batch_resources):
     return _event
 
 
-def _jobs(batch, queue_arn) -> list[str]:
-    return [j["jobId"] for s in STATUSES
-            for j in batch.list_jobs(jobQueue=queue_arn, jobStatus=s)["jobSummaryList"]]
-
-
 def _records(ddb) -> list[dict]:
     return ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
 
@@ -125,7 +118,7 @@ def test_same_event_three_times_submits_once(resubmit_app, table, ddb, event, ba
 
     assert [r["decision"] for r in results] == ["resubmitted", "skipped_duplicate", "skipped_duplicate"]
     assert len(submit_requests) == 1
-    assert _jobs(batch, batch_resources.job_queue_arn) == [results[0]["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [results[0]["newJobId"]]
     assert {r["newJobId"] for r in results} == {results[0]["newJobId"]}
     (record,) = _records(ddb)
     assert record["status"]["S"] == "COMPLETED"
@@ -141,7 +134,7 @@ def test_same_job_in_a_new_event_envelope_is_still_a_duplicate(resubmit_app, tab
     assert resubmit_app.handler(first, lambda_context)["decision"] == "resubmitted"
     assert resubmit_app.handler(again, lambda_context)["decision"] == "skipped_duplicate"
     assert len(submit_requests) == 1
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(job_ids(batch, batch_resources.job_queue_arn)) == 1
 
 
 def test_two_failed_jobs_are_two_submissions(resubmit_app, table, ddb, event, batch, batch_resources,
@@ -153,7 +146,7 @@ def test_two_failed_jobs_are_two_submissions(resubmit_app, table, ddb, event, ba
     assert [r["decision"] for r in results] == ["resubmitted", "resubmitted", "skipped_duplicate",
                                                 "skipped_duplicate"]
     assert len(submit_requests) == 2
-    assert sorted(_jobs(batch, batch_resources.job_queue_arn)) == sorted([results[0]["newJobId"],
+    assert sorted(job_ids(batch, batch_resources.job_queue_arn)) == sorted([results[0]["newJobId"],
                                                                         results[1]["newJobId"]])
     assert [t["spotkit:previous-job-id"] for t in (r["tags"] for r in submit_requests)] == [
         a["detail"]["jobId"], b["detail"]["jobId"]]
@@ -170,14 +163,14 @@ def test_submit_job_failure_releases_the_record_and_the_retry_submits_once(
     finally:
         undo()
     assert _records(ddb) == []  # Powertools deleted the INPROGRESS record
-    assert _jobs(batch, batch_resources.job_queue_arn) == []
+    assert job_ids(batch, batch_resources.job_queue_arn) == []
 
     retry = resubmit_app.handler(ev, lambda_context)
     again = resubmit_app.handler(ev, lambda_context)
 
     assert (retry["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
     assert len(submit_requests) == 2  # the failed attempt + the retry
-    assert _jobs(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
     assert [r["status"]["S"] for r in _records(ddb)] == ["COMPLETED"]
 
 
@@ -193,7 +186,7 @@ def test_lost_submit_job_response_is_found_not_resubmitted(resubmit_app, table, 
 
     assert (first["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
     assert len(submit_requests) == 1
-    assert _jobs(batch, batch_resources.job_queue_arn) == [first["newJobId"]] == [again["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [first["newJobId"]] == [again["newJobId"]]
     (record,) = _records(ddb)
     assert record["status"]["S"] == "COMPLETED"
 
@@ -224,9 +217,7 @@ def moto_endpoint(aws):
     """A moto server in this process (same backends as ``mock_aws``) for a function in a child process."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
@@ -250,7 +241,7 @@ def test_killed_after_claiming_record_retry_submits_once_after_in_progress_expir
     assert record["status"]["S"] == "INPROGRESS"
     expiry_ms = int(record["in_progress_expiration"]["N"])
     assert claimed_at * 1000 < expiry_ms <= (time.time() * 1000) + remaining_ms
-    assert _jobs(batch, batch_resources.job_queue_arn) == []
+    assert job_ids(batch, batch_resources.job_queue_arn) == []
 
     context = ShortContext(remaining_ms=60_000)
     if time.time() * 1000 < expiry_ms - 500:  # a retry inside the window is refused, not submitted
@@ -264,7 +255,7 @@ def test_killed_after_claiming_record_retry_submits_once_after_in_progress_expir
 
     assert (retry["decision"], again["decision"]) == ("resubmitted", "skipped_duplicate")
     assert len(submit_requests) == 1
-    assert _jobs(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
+    assert job_ids(batch, batch_resources.job_queue_arn) == [retry["newJobId"]]
     (record,) = _records(ddb)
     assert record["status"]["S"] == "COMPLETED"
 

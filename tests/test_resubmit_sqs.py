@@ -14,7 +14,7 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from conftest import LambdaContext
+from conftest import LambdaContext, all_jobs
 
 REGION = "us-east-1"
 TABLE = "spotkit-resubmit-idempotency"
@@ -82,13 +82,6 @@ def emf(capsys) -> dict[str, float]:
     return totals
 
 
-def _jobs(batch, queue_arn) -> list[dict]:
-    out = []
-    for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
-        out += batch.list_jobs(jobQueue=queue_arn, jobStatus=status)["jobSummaryList"]
-    return out
-
-
 def test_same_event_three_times_in_one_batch_and_again_later_submits_once(
         resubmit_app, table, event, batch, batch_resources, submit_requests, lambda_context, capsys):
     ev = event()
@@ -97,7 +90,7 @@ def test_same_event_three_times_in_one_batch_and_again_later_submits_once(
 
     assert failed_ids(first) == failed_ids(later) == []
     assert len(submit_requests) == 1
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
     assert emf(capsys) == {"resubmitted": 1, "duplicate": 3}
 
 
@@ -133,7 +126,7 @@ def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event,
         resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
 
     assert failed_ids(response) == []
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
     assert emf(capsys) == {"throttled": 3, "resubmitted": 1}
 
 
@@ -158,11 +151,11 @@ def test_throttled_past_the_deadline_returns_the_record_and_loses_nothing(
         resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
     assert failed_ids(response) == [ev["Records"][0]["messageId"]]
     assert table.scan(TableName=TABLE)["Items"] == []  # claim released
-    assert _jobs(batch, batch_resources.job_queue_arn) == []
+    assert all_jobs(batch, batch_resources.job_queue_arn) == []
 
     retry = resubmit_app.handler(sqs_batch(event(), receive_count=2), LambdaContext())
     assert failed_ids(retry) == []
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
 
 
 @pytest.fixture
@@ -225,7 +218,7 @@ def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, ba
     monkeypatch.setenv("SPOTKIT_FALLBACK_AFTER_LOSSES", "2")
 
     first = resubmit_app.handler(sqs_batch(event()), lambda_context)
-    [summary] = _jobs(batch, batch_resources.job_queue_arn)
+    [summary] = all_jobs(batch, batch_resources.job_queue_arn)
     new = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"][0]
     second = resubmit_app.handler(sqs_batch(event(new["jobId"], tags=new["tags"])), lambda_context)
 
@@ -281,7 +274,7 @@ def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch,
 
     assert failed_ids(retry) == []
     assert len(submit_requests) == 1
-    assert len(_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
 
 
 def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
@@ -297,7 +290,7 @@ def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
 
     assert failed_ids(retry) == []
     assert len(submit_requests) == 1
-    arrays = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
+    arrays = [j for j in all_jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
               and ":" not in j["jobId"]]
     assert len(arrays) == 1
 
@@ -364,6 +357,6 @@ def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
 
     assert failed_ids(retry) == []
     assert len(submit_requests) == 2 and "arrayProperties" not in submit_requests[1]
-    singles = [j for j in _jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
+    singles = [j for j in all_jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
                and ":" not in j["jobId"]]
     assert len(singles) == 2
