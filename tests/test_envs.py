@@ -156,6 +156,19 @@ def test_destroy_prod_needs_confirmation(home):
     assert "--i-know-this-is-prod" in result.output
 
 
+@pytest.mark.parametrize("argv, target", [(["init"], "init"), (["plan"], "plan"), (["apply"], "apply"),
+                                           (["destroy"], "destroy"), (["outputs"], "_output_json")])
+def test_a_failed_terraform_run_exits_with_its_code_and_no_traceback(home, monkeypatch, argv, target):
+    def _fail(env_name, *args, **kwargs):
+        raise tf.TerraformFailed(argv[0], env_name, 3)
+
+    monkeypatch.setattr(tf, target, _fail)
+    result = CliRunner().invoke(tf.tf_group, [*argv, "--env", "local"])
+    assert result.exit_code == 3
+    assert f"terraform {argv[0]} failed for environment 'local' (exit code 3)" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_env_cli_render_and_show(home):
     runner = CliRunner()
     result = runner.invoke(envs.env_group, ["render", "--env", "dev"])

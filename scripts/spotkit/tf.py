@@ -190,12 +190,19 @@ def _vars(pairs) -> dict[str, str] | None:
     return out or None
 
 
-def _exit_with(exc: TerraformFailed):
-    exc.show()
-    sys.exit(exc.exit_code)
+class _TerraformGroup(click.Group):
+    """For every subcommand: a :class:`TerraformFailed` shows Terraform's output and exits with its
+    exit code, instead of a Python traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TerraformFailed as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
 
 
-@click.group("tf")
+@click.group("tf", cls=_TerraformGroup)
 def tf_group():
     """Run Terraform for an environment (renders terraform/<env>/ from settings.yaml first)."""
 
@@ -204,10 +211,7 @@ def tf_group():
 @_env_option
 def init_cmd(env_name: str) -> None:
     """terraform init."""
-    try:
-        init(env_name)
-    except TerraformFailed as exc:
-        _exit_with(exc)
+    init(env_name)
 
 
 @tf_group.command("plan")
@@ -215,10 +219,7 @@ def init_cmd(env_name: str) -> None:
 @_var_option
 def plan_cmd(env_name: str, var_pairs) -> None:
     """terraform plan; exit code 0 = no changes, 2 = changes present."""
-    try:
-        sys.exit(plan(env_name, _vars(var_pairs)))
-    except TerraformFailed as exc:
-        _exit_with(exc)
+    sys.exit(plan(env_name, _vars(var_pairs)))
 
 
 @tf_group.command("apply")
@@ -226,10 +227,7 @@ def plan_cmd(env_name: str, var_pairs) -> None:
 @_var_option
 def apply_cmd(env_name: str, var_pairs) -> None:
     """terraform apply -auto-approve."""
-    try:
-        apply(env_name, _vars(var_pairs))
-    except TerraformFailed as exc:
-        _exit_with(exc)
+    apply(env_name, _vars(var_pairs))
 
 
 @tf_group.command("destroy")
@@ -238,20 +236,14 @@ def apply_cmd(env_name: str, var_pairs) -> None:
 @click.option("--i-know-this-is-prod", is_flag=True, help="Required to destroy the prod environment.")
 def destroy_cmd(env_name: str, var_pairs, i_know_this_is_prod: bool) -> None:
     """terraform destroy -auto-approve."""
-    try:
-        destroy(env_name, _vars(var_pairs), i_know_this_is_prod=i_know_this_is_prod)
-    except TerraformFailed as exc:
-        _exit_with(exc)
+    destroy(env_name, _vars(var_pairs), i_know_this_is_prod=i_know_this_is_prod)
 
 
 @tf_group.command("outputs")
 @_env_option
 def outputs_cmd(env_name: str) -> None:
     """Print `terraform output -json` ({name: {value, type, sensitive}})."""
-    try:
-        click.echo(_output_json(env_name).rstrip())
-    except TerraformFailed as exc:
-        _exit_with(exc)
+    click.echo(_output_json(env_name).rstrip())
 
 
 tf_group.add_command(outputs_cmd, "output")
