@@ -10,6 +10,10 @@ What AWS does (AWS Batch User Guide, "Compute environments" → "Managed compute
   Spot-priced instances. An EC2 (on-demand) CE gets on-demand instances.
 * Capacity follows demand between ``minvCpus`` and ``maxvCpus``; the fleet's target capacity is
   in vCPUs (each launch specification's WeightedCapacity is its instance type's vCPU count).
+* A DISABLED compute environment keeps its instances while jobs run on them: "Jobs in a STARTING or
+  RUNNING state continue to progress normally. Managed compute environments in the DISABLED state
+  don't scale out." and idle instances scale down to ``minvCpus`` (AWS Batch API Reference,
+  "ComputeEnvironmentDetail" → state, and "UpdateComputeEnvironment" → state).
 * A ``maintain`` fleet replaces instances that stop; lowering its target capacity terminates
   instances, which AWS Spot marks with an interruption notice.
 * Instances carry the CE's ``computeResources.tags`` and a tag naming the CE
@@ -214,7 +218,7 @@ class Capacity:
 
         ``demand_vcpus`` maps CE ARN → vCPUs wanted by placed jobs plus RUNNABLE jobs that have
         waited long enough to trigger a scale-up. Scale-in only removes hosts idle for
-        ``idle_seconds``.
+        ``idle_seconds``. A DISABLED CE never scales out and keeps hosts that hold jobs.
         """
         live = {ce.arn: ce for ce in self.batch._compute_environments.values()}
         for ce_arn in list(self.fleets):
@@ -233,19 +237,21 @@ class Capacity:
             cr = ce.compute_resources or {}
             enabled = ce.state == "ENABLED"
             lo, hi = float(cr.get("minvCpus") or 0), float(cr.get("maxvCpus") or 0)
-            want = min(max(demand_vcpus.get(ce.arn, 0.0), lo), hi) if enabled else 0.0
+            want = min(max(demand_vcpus.get(ce.arn, 0.0), lo), hi)
             itype = self._instance_type(ce)
             per, _ = type_capacity(itype)
             hosts = self.hosts_of(ce.arn)
             have = sum(h.vcpus for h in hosts)
+            if not enabled:
+                want = min(want, have)  # DISABLED: no scale-out; idle hosts still go (to minvCpus)
             idle = [h for h in hosts if not h.jobs and now - h.idle_since >= self.idle_seconds]
             if self.uses_spot_fleet(ce):
                 fleet = self._ensure_fleet(ce)
                 if want > fleet.target_capacity:
                     self._set_fleet_target(fleet, math.ceil(want / per) * per)
                 elif want < have:
-                    # scale in, idle hosts only (a disabled CE lets everything go)
-                    for h in (hosts if not enabled else idle):
+                    # scale in, idle hosts only
+                    for h in idle:
                         if have - h.vcpus < want:
                             break
                         have -= h.vcpus
@@ -267,7 +273,7 @@ class Capacity:
                     ids.append(inst.id)
                     self._register(ce, inst, None)
                     have += per
-                for h in (hosts if not enabled else idle):
+                for h in idle:
                     if have - h.vcpus < want:
                         break
                     have -= h.vcpus

@@ -7,13 +7,14 @@ What AWS does:
   after submission (AWS Batch User Guide, "Job state change events", batch_job_events.html).
 * EventBridge invokes a Lambda target asynchronously; Lambda retries a failed asynchronous
   invocation twice (Lambda Developer Guide, "Asynchronous invocation" → "Error handling"),
-  then sends the event to the function's dead-letter queue if one is configured. Events
-  EventBridge cannot deliver go to the target's dead-letter queue (EventBridge User Guide,
-  "Event retry policy and using dead-letter queues").
+  then sends the event to the function's dead-letter queue or on-failure destination if one is
+  configured, else drops it. Only events EventBridge cannot deliver go to the target's
+  dead-letter queue (EventBridge User Guide, "Event retry policy and using dead-letter queues").
 
 The emulator runs the deployed function's zip (handler and environment variables from its
-configuration) in a subprocess with boto3 pointed back at the emulator. A failure is logged,
-retried, then sent to the function's DLQ, else the target's DLQ -- never dropped silently.
+configuration) in a subprocess with boto3 pointed back at the emulator. A function error is
+logged, retried, then sent to the function's DLQ or on-failure destination, else dropped -- and
+the drop is logged and counted (:class:`LambdaTargetDispatcher`).
 """
 
 from __future__ import annotations
@@ -126,11 +127,32 @@ class LambdaRunner:
 
 
 class LambdaTargetDispatcher:
-    """Delivers rule matches to Lambda targets on a small worker pool, with retries and DLQs.
+    """Delivers rule matches to Lambda targets on a small worker pool, as EventBridge and Lambda do.
+
+    What AWS does, and what the emulator does with it:
+
+    * EventBridge hands the event to Lambda as an asynchronous invocation. Only an event it cannot
+      deliver -- function missing, no permission, invocation throttled -- goes to the *target's*
+      dead-letter queue (EventBridge User Guide, "Event retry policy and using dead-letter queues",
+      eb-rule-dlq.html), with message attributes ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN.
+      The emulator detects a missing function; permissions (resource-based policy) and throttling
+      are not modelled.
+    * Once delivered, errors returned by the function are Lambda's: it retries twice (or the
+      function's ``MaximumRetryAttempts`` from PutFunctionEventInvokeConfig), then sends the event to
+      the *function's* dead-letter queue (``DeadLetterConfig``; SQS: body = the event, attributes
+      RequestID, ErrorCode, ErrorMessage) or its on-failure destination (SQS: an invocation record),
+      else drops it (Lambda Developer Guide, "Asynchronous invocation" → "Error handling", and
+      "Capturing records of asynchronous invocations" / invocation-async-retain-records.html).
+      The emulator logs every drop and counts it.
 
     Args:
         retries: retries after the first failed invocation (AWS default for async: 2).
         backoff_seconds: wait before retry n is ``backoff_seconds * n`` (AWS waits 1 min, then 2).
+
+    ``stats``: ``delivered``, ``failed_attempts`` (function errors, each invocation),
+    ``dead_lettered`` (target DLQ: undeliverable), ``function_dead_lettered`` (function DLQ),
+    ``on_failure`` (on-failure destination), ``dropped`` (function errors with nowhere to go, or a
+    DLQ that could not be written).
     """
 
     def __init__(self, lambda_backend, sqs_backend, runner: LambdaRunner, retries: int = 2,
@@ -138,7 +160,8 @@ class LambdaTargetDispatcher:
         self.lambda_backend, self.sqs, self.runner = lambda_backend, sqs_backend, runner
         self.retries, self.backoff = retries, backoff_seconds
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-target")
-        self.stats: Dict[str, int] = {"delivered": 0, "failed_attempts": 0, "dead_lettered": 0, "dropped": 0}
+        self.stats: Dict[str, int] = {"delivered": 0, "failed_attempts": 0, "dead_lettered": 0,
+                                      "function_dead_lettered": 0, "on_failure": 0, "dropped": 0}
 
     def __call__(self, rule, target: dict, event: dict) -> None:
         event = dict(event)
@@ -156,10 +179,14 @@ class LambdaTargetDispatcher:
             fn = self.lambda_backend.get_function(arn)
         except Exception as exc:  # function deleted: EventBridge cannot deliver → target DLQ
             log.error("rule %s: target %s not found (%s)", rule_arn, arn, exc)
-            self._dead_letter(target, None, event, rule_arn, "ResourceNotFoundException", str(exc))
+            self._target_dead_letter(target, event, rule_arn, "ResourceNotFoundException", str(exc))
             return
+        invoke_config = (getattr(fn, "event_invoke_config", None) or [None])[0]
+        config = getattr(invoke_config, "config", None) or {}
+        retries = int(config.get("MaximumRetryAttempts", self.retries))
+        request_id = str(uuid.uuid4())
         error = ""
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             ok, detail = self.runner.invoke(fn, event)
             if ok:
                 self.stats["delivered"] += 1
@@ -170,33 +197,72 @@ class LambdaTargetDispatcher:
             self.stats["failed_attempts"] += 1
             log.warning("rule %s → %s: invocation %d failed: %s", rule_arn.split("/")[-1], fn.function_name,
                         attempt + 1, detail)
-            if attempt < self.retries:
+            if attempt < retries:
                 time.sleep(self.backoff * (attempt + 1))
-        self._dead_letter(target, fn, event, rule_arn, "FunctionError", error)
+        self._function_failure(fn, config, event, request_id, retries + 1, error)
 
-    def _dead_letter(self, target: dict, fn, event: dict, rule_arn: str, code: str, message: str) -> None:
-        dlq = None
-        if fn is not None:
-            dlq = (fn.__dict__.get("_sk_dead_letter_config") or {}).get("TargetArn")
-        dlq = dlq or (target.get("DeadLetterConfig") or {}).get("Arn")
+    def _send(self, queue_arn: str, body: str, attrs: dict) -> bool:
+        try:
+            self.sqs.send_message(queue_name=queue_arn.split(":")[-1], message_body=body, message_attributes=attrs)
+            return True
+        except Exception:
+            self.stats["dropped"] += 1
+            log.exception("could not send to %s", queue_arn)
+            return False
+
+    def _target_dead_letter(self, target: dict, event: dict, rule_arn: str, code: str, message: str) -> None:
+        """An undeliverable event → the target's DLQ (EventBridge's attributes), else dropped."""
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         if not dlq:
             self.stats["dropped"] += 1
-            log.error("event %s for %s failed and no DLQ is configured: %s", event.get("id"), target["Arn"], message)
+            log.error("event %s could not be delivered to %s and the target has no DLQ: %s", event.get("id"),
+                      target["Arn"], message)
             return
-        queue_name = dlq.split(":")[-1]
         attrs = {
             "ERROR_CODE": {"DataType": "String", "StringValue": code},
             "ERROR_MESSAGE": {"DataType": "String", "StringValue": (message or "unknown")[:1000]},
             "RULE_ARN": {"DataType": "String", "StringValue": rule_arn},
             "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
         }
-        try:
-            self.sqs.send_message(queue_name=queue_name, message_body=json.dumps(event), message_attributes=attrs)
+        if self._send(dlq, json.dumps(event), attrs):
             self.stats["dead_lettered"] += 1
-            log.error("event %s sent to DLQ %s after failures: %s", event.get("id"), queue_name, message)
-        except Exception:
-            self.stats["dropped"] += 1
-            log.exception("could not send event %s to DLQ %s", event.get("id"), dlq)
+            log.error("event %s sent to the target DLQ %s: %s", event.get("id"), dlq, message)
+
+    def _function_failure(self, fn, config: dict, event: dict, request_id: str, invocations: int,
+                          message: str) -> None:
+        """Retries exhausted → the function's DLQ, else its on-failure destination, else dropped (logged)."""
+        dlq = (fn.__dict__.get("_sk_dead_letter_config") or {}).get("TargetArn")
+        on_failure = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if dlq and ":sqs:" in dlq:
+            attrs = {
+                "RequestID": {"DataType": "String", "StringValue": request_id},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": (message or "unknown")[:1024]},
+            }
+            if self._send(dlq, json.dumps(event), attrs):
+                self.stats["function_dead_lettered"] += 1
+                log.error("event %s sent to %s's DLQ %s after %d invocations: %s", event.get("id"),
+                          fn.function_name, dlq, invocations, message)
+            return
+        if on_failure and ":sqs:" in on_failure:
+            record = {
+                "version": "1.0",
+                "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "requestContext": {"requestId": request_id, "functionArn": f"{fn.function_arn}:$LATEST",
+                                   "condition": "RetriesExhausted", "approximateInvokeCount": invocations},
+                "requestPayload": event,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": {"errorMessage": message},
+            }
+            if self._send(on_failure, json.dumps(record), {}):
+                self.stats["on_failure"] += 1
+                log.error("event %s: invocation record sent to %s's on-failure destination %s: %s",
+                          event.get("id"), fn.function_name, on_failure, message)
+            return
+        self.stats["dropped"] += 1
+        log.error("event %s dropped: %s failed %d times and has no DLQ or on-failure destination (the "
+                  "target's DLQ is only for events EventBridge cannot deliver): %s", event.get("id"),
+                  fn.function_name, invocations, message)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -13,11 +13,19 @@ What AWS does (AWS Batch User Guide, "Job states" (job_states.html), "Automated 
   served in priority order, jobs first-in first-out.
 * The command (after ``Ref::name`` parameter substitution) runs with the job's environment plus
   AWS_BATCH_JOB_ID, AWS_BATCH_JOB_ATTEMPT, AWS_BATCH_JQ_NAME, AWS_BATCH_CE_NAME and, in array
-  children only, AWS_BATCH_JOB_ARRAY_INDEX (a bare integer).
+  children only, AWS_BATCH_JOB_ARRAY_INDEX (a bare integer) and AWS_BATCH_JOB_ARRAY_SIZE (the
+  parent's size) (job_env_vars.html).
 * Exit 0 → SUCCEEDED; otherwise FAILED with statusReason ``Essential container in task exited``
-  and the exit code on the container; an attempt over ``attemptDurationSeconds`` ends with
-  ``Job attempt duration exceeded timeout``; an instance that goes away ends its attempts with
-  ``Host EC2 (instance i-…) terminated.``. Native retry then applies (:mod:`.retry`).
+  and the exit code on the container; an attempt over ``attemptDurationSeconds`` (at least 60,
+  API_JobTimeout) ends with ``Job attempt duration exceeded timeout``; an instance that goes away
+  ends its attempts with ``Host EC2 (instance i-…) terminated.``. Native retry then applies
+  (:mod:`.retry`).
+* A timed-out or terminated (TerminateJob) attempt is stopped the way ECS stops a task (Amazon ECS
+  API Reference, "StopTask"): SIGTERM, then SIGKILL once the stop timeout (default 30 s,
+  ECS_CONTAINER_STOP_TIMEOUT) has passed; the attempt ends when the process is gone. That Batch
+  stops timed-out jobs through StopTask is assumed, not verified. A lost host kills at once.
+* Events: the detail is :func:`~spotkit.emulator.patches.event_detail` (``tags`` =
+  ``{"resourceArn": …}``, like the captured AWS event), not the DescribeJobs JobDetail.
 * An array parent is PENDING while its children run; it SUCCEEDS when every child succeeded and
   FAILS (``Array Child Job failed``) once any child failed and the rest are done. A job whose
   dependency failed FAILS with ``Dependent Job failed``.
@@ -37,7 +45,7 @@ from typing import Callable, Dict, List, Optional
 
 from spotkit.emulator import retry
 from spotkit.emulator.capacity import Capacity, Host
-from spotkit.emulator.patches import describe_job, job_environment, job_extras, job_resources
+from spotkit.emulator.patches import event_detail, job_environment, job_extras, job_resources
 
 log = logging.getLogger("spotkit.emulator.jobs")
 
@@ -49,6 +57,13 @@ DEPENDENCY_FAILED = "Dependent Job failed"
 CHILD_FAILED = "Array Child Job failed"
 
 
+def _exit_code(code: Optional[int]) -> Optional[int]:
+    """A process return code as a container exit code: killed by signal n → 128 + n (Docker's rule)."""
+    if code is not None and code < 0:
+        return 128 - code
+    return code
+
+
 def substitute_parameters(command: List[str], parameters: Dict[str, str]) -> List[str]:
     """Replace every ``Ref::name`` in each command element with ``parameters[name]``."""
     if not parameters:
@@ -58,11 +73,25 @@ def substitute_parameters(command: List[str], parameters: Dict[str, str]) -> Lis
 
 
 class Running:
-    """A running attempt: the process (or, in ``hold`` mode, none) and its bookkeeping."""
+    """A running attempt: the process (or, in ``hold`` mode, none) and its bookkeeping.
+
+    ``deadline`` (monotonic seconds) is when the attempt times out; once a stop has begun,
+    ``stop_reason`` is the statusReason the attempt will end with and ``kill_at`` when SIGKILL follows
+    the SIGTERM."""
 
     def __init__(self, proc: Optional[subprocess.Popen], host: Host, deadline: Optional[float],
                  log_path: Optional[Path]):
         self.proc, self.host, self.deadline, self.log_path = proc, host, deadline, log_path
+        self.stop_reason: Optional[str] = None
+        self.kill_at: Optional[float] = None
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the attempt's process group (nothing if it is gone or there is none)."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -87,17 +116,23 @@ class JobEngine:
         scale_delay_seconds: how long a RUNNABLE job waits before its demand scales capacity.
         execution: ``process`` (run the command) or ``hold`` (stay RUNNING without a process,
             until terminated or the host goes away; for scale benchmarks only).
+        stop_timeout_seconds: SIGTERM → SIGKILL grace when an attempt is stopped (ECS default 30).
+        time_scale: TEST-STAGE clock knob: attempt deadlines (``attemptDurationSeconds``) and the stop
+            grace are multiplied by it (``0.02``: a 60 s timeout fires after 1.2 s), so tests use valid
+            timeouts without waiting for them. 1.0 (default) is AWS's clock.
     """
 
     def __init__(self, batch, capacity: Capacity, publish: Callable[[dict], None], job_env: Dict[str, str],
                  work_dir: Path, dwell_seconds: float = 0.5, scale_delay_seconds: float = 1.0,
-                 execution: str = "process"):
+                 execution: str = "process", stop_timeout_seconds: float = 30.0, time_scale: float = 1.0):
         self.batch, self.capacity, self.publish = batch, capacity, publish
         self.job_env = job_env
         self.work_dir = work_dir
         self.dwell = dwell_seconds
         self.scale_delay = scale_delay_seconds
         self.execution = execution
+        self.stop_grace = float(stop_timeout_seconds) * float(time_scale)
+        self.time_scale = float(time_scale)
         self.running: Dict[str, Running] = {}
         self.since: Dict[str, float] = {}
 
@@ -112,7 +147,7 @@ class JobEngine:
             job.job_stopped_at = datetime.now()
         log.info("job %s (%s) -> %s%s", job.job_id, job.job_name, status, f": {reason}" if reason else "")
         try:
-            self.publish(describe_job(job))
+            self.publish(event_detail(job))
         except Exception:  # never let an event problem stall the scheduler
             log.exception("could not publish the state change of job %s", job.job_id)
 
@@ -145,8 +180,11 @@ class JobEngine:
         })
         if "index" in (job.array_properties or {}):
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
+            parent = self.batch.get_job_by_id(job.job_id.rsplit(":", 1)[0])
+            if parent is not None and parent._child_jobs:
+                env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(len(parent._child_jobs))
         timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
-        deadline = now + float(timeout) if timeout else None
+        deadline = now + float(timeout) * self.time_scale if timeout else None
         proc = log_path = None
         if self.execution == "process":
             command = substitute_parameters(
@@ -329,18 +367,28 @@ class JobEngine:
         run = self.running.get(job.job_id)
         if run is None:  # the emulator restarted under the job, or a host already handled it
             return
-        if job.stop:
-            self._end_attempt(job, job.job_stopped_reason or "Terminated", None, None, retryable=False)
+        if run.stop_reason is None:
+            if job.stop:
+                self._begin_stop(run, job.job_stopped_reason or "Terminated", now)
+            elif run.deadline is not None and now >= run.deadline:
+                self._begin_stop(run, TIMED_OUT, now)
+        code = run.proc.poll() if run.proc is not None else None
+        if run.stop_reason is not None:
+            if run.proc is not None and code is None:
+                if now < run.kill_at:
+                    return  # SIGTERM sent; the process has until kill_at
+                run.signal(signal.SIGKILL)
+                code = run.proc.wait(timeout=10)
+            self._end_attempt(job, run.stop_reason, _exit_code(code), None, retryable=False)
             return
-        if run.deadline is not None and now >= run.deadline:
-            self._end_attempt(job, TIMED_OUT, None, None, retryable=False)
-            return
-        if run.proc is not None:
-            code = run.proc.poll()
-            if code is not None:
-                if code < 0:  # killed by a signal: report like a container killed by it
-                    code = 128 - code
-                self._end_attempt(job, EXITED, code, None)
+        if code is not None:
+            self._end_attempt(job, EXITED, _exit_code(code), None)
+
+    def _begin_stop(self, run: Running, reason: str, now: float) -> None:
+        """Stop an attempt like ECS StopTask: SIGTERM now, SIGKILL after the grace."""
+        run.stop_reason = reason
+        run.kill_at = now + self.stop_grace
+        run.signal(signal.SIGTERM)
 
     def _advance_parent(self, parent) -> None:
         children = parent._child_jobs

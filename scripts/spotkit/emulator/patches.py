@@ -9,7 +9,17 @@ Each hook says what moto does, what AWS does, and what the hook changes:
   environment on every call) → a DescribeJobs JobDetail in AWS's shape (AWS Batch API
   Reference, "DescribeJobs" / "JobDetail").
 * ``BatchResponse.submitjob`` (moto: ignores retryStrategy, propagateTags, shareIdentifier,
-  schedulingPriorityOverride) → keeps them on the job, and applies SubmitJob throttling.
+  schedulingPriorityOverride; accepts INACTIVE job definition revisions, a job named by name alone
+  gets the latest revision even when INACTIVE, refuses 1-character job names AWS accepts, and
+  checks none of SubmitJob's documented limits) → keeps them on the job, applies SubmitJob
+  throttling, then :func:`validate_submit_job` (each rule cites its AWS page), answering
+  ``ClientException`` (HTTP 400) like AWS.
+* ``BatchResponse.registerjobdefinition`` (moto: accepts any ``timeout``) → refuses
+  ``attemptDurationSeconds`` below 60 (:func:`validate_timeout`).
+* ``BatchResponse.describejobs`` (moto: any number of ids) → more than 100 refused (AWS Batch API
+  Reference, "DescribeJobs": "A list of up to 100 job IDs").
+* Batch Job State Change events (AWS: the ``detail`` is the JobDetail with ``tags`` replaced by
+  ``{"resourceArn": <job ARN>}``, per the captured event in tests/fidelity/aws/) → :func:`event_detail`.
 * ``BatchBackend.create_compute_environment`` (moto: launches plain instances for
   desired/min vCPUs at once) → launches nothing; capacity follows demand
   (:mod:`spotkit.emulator.capacity`).
@@ -51,6 +61,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from datetime import datetime
 from typing import Any, Callable, Optional
@@ -58,6 +69,7 @@ from typing import Any, Callable, Optional
 from moto.awslambda import models as lambda_models
 from moto.batch import models as batch_models
 from moto.batch import responses as batch_responses
+from moto.batch.exceptions import ClientException
 from moto.core.utils import unix_time, unix_time_millis
 from moto.ec2.models import spot_requests
 from moto.events import models as events_models
@@ -133,8 +145,30 @@ def job_environment(job) -> list:
     return [{"name": k, "value": v} for k, v in merged.items() if not k.startswith(RESERVED_ENV_PREFIX)]
 
 
+def resource_requirements(job) -> list:
+    """The container's ``resourceRequirements`` as AWS reports them: the job definition's list with
+    the submission's entries replacing those of the same ``type`` (legacy ``vcpus``/``memory`` are
+    not folded in; :func:`describe_job` reports them under their own keys, as AWS does -- see the
+    captured JobDetail tests/fidelity/aws/, ``"vcpus": 2, "memory": 20000, "resourceRequirements": []``)."""
+    merged: dict = {}
+    for source in ((job.job_definition.container_properties or {}).get("resourceRequirements") or [],
+                   job.container_overrides.get("resourceRequirements") or []):
+        for req in source:
+            merged[req.get("type")] = {"value": str(req.get("value")), "type": req.get("type")}
+    return list(merged.values())
+
+
+#: Container keys AWS reports only when the job definition (or the submission) sets them.
+_OPTIONAL_CONTAINER_KEYS = ("vcpus", "memory", "jobRoleArn", "executionRoleArn", "privileged",
+                            "readonlyRootFilesystem", "logConfiguration", "user", "linuxParameters",
+                            "instanceType", "fargatePlatformConfiguration", "ephemeralStorage",
+                            "runtimePlatform")
+
+
 def describe_job(job) -> dict:
-    """A DescribeJobs JobDetail for ``job``, shaped like AWS's (fields AWS omits when unset are omitted)."""
+    """A DescribeJobs JobDetail for ``job``, shaped like AWS's (AWS Batch API Reference, "JobDetail";
+    compared key by key with the captured JobDetail in tests/fidelity/aws/): keys AWS omits when
+    unset are omitted, ``tags`` are the job's tags, ``eksAttempts`` is ``[]`` for EC2 jobs."""
     sk = job_extras(job)
     jd = job.job_definition
     out: dict = {
@@ -150,7 +184,8 @@ def describe_job(job) -> dict:
         "parameters": dict(job.parameters or {}),
         "tags": job.backend.list_tags_for_resource(job.arn),
         "propagateTags": sk["propagateTags"],
-        "platformCapabilities": list(getattr(jd, "platform_capabilities", None) or ["EC2"]),
+        "platformCapabilities": list(getattr(jd, "platform_capabilities", None) or []),
+        "eksAttempts": [],
     }
     if job.job_stopped_reason:
         out["statusReason"] = job.job_stopped_reason
@@ -175,31 +210,154 @@ def describe_job(job) -> dict:
     elif "index" in (job.array_properties or {}):
         out["arrayProperties"] = {"index": job.array_properties["index"]}
     if jd.container_properties is not None:
-        vcpus, memory = job_resources(job)
         container = {
             "image": container_property(job, "image"),
             "command": list(container_property(job, "command", []) or []),
-            "jobRoleArn": container_property(job, "jobRoleArn"),
-            "executionRoleArn": container_property(job, "executionRoleArn"),
-            "volumes": container_property(job, "volumes", []),
+            "volumes": container_property(job, "volumes", []) or [],
             "environment": job_environment(job),
-            "mountPoints": container_property(job, "mountPoints", []),
-            "ulimits": container_property(job, "ulimits", []),
-            "privileged": container_property(job, "privileged", False),
-            "readonlyRootFilesystem": container_property(job, "readonlyRootFilesystem", False),
-            "resourceRequirements": [
-                {"type": "VCPU", "value": f"{vcpus:g}"},
-                {"type": "MEMORY", "value": str(memory)},
-            ],
+            "mountPoints": container_property(job, "mountPoints", []) or [],
+            "ulimits": container_property(job, "ulimits", []) or [],
             "networkInterfaces": [],
+            "resourceRequirements": resource_requirements(job),
+            "secrets": container_property(job, "secrets", []) or [],
         }
-        if job.container_overrides.get("instanceType"):
-            container["instanceType"] = job.container_overrides["instanceType"]
+        for key in _OPTIONAL_CONTAINER_KEYS:
+            value = container_property(job, key)
+            if value is not None:
+                container[key] = copy.deepcopy(value)
         for key in ("containerInstanceArn", "taskArn", "exitCode", "reason", "logStreamName"):
             if sk.get(key) is not None:
                 container[key] = sk[key]
-        out["container"] = {k: v for k, v in container.items() if v is not None}
+        out["container"] = container
     return out
+
+
+def event_detail(job) -> dict:
+    """The ``detail`` of the job's "Batch Job State Change" event: the JobDetail with ``tags``
+    replaced by ``{"resourceArn": <job ARN>}`` (never the job's tags) and without ``timeout``.
+
+    Source: the FAILED event captured from AWS (us-west-2, 2025-04-23) in tests/fidelity/aws/; the
+    AWS Batch User Guide, "Job state change events" (batch_job_events.html), says only that the
+    detail "resembles" the JobDetail. Whether AWS puts ``timeout`` in the event of a job that has
+    one is assumed, not verified (the capture's job had none): the emulator leaves it out, so a
+    consumer that needs it must call DescribeJobs, which is right on AWS either way.
+    """
+    detail = describe_job(job)
+    detail["tags"] = {"resourceArn": job.arn}
+    detail.pop("timeout", None)
+    return detail
+
+
+# ------------------------------------------------------------------------ request validation
+#: AWS Batch API Reference, "SubmitJob" → jobName: "It can be up to 128 characters long. The first
+#: character must be alphanumeric, can contain uppercase and lowercase letters, numbers, hyphens (-),
+#: and underscores (_)." (moto's own pattern wants at least 2 characters.)
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+MAX_TAGS = 50  # SubmitJob → tags: "Map Entries: Maximum number of 50 items."
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256  # SubmitJob → tags: key length 1-128, value length 0-256
+MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000  # API_ArrayProperties: size "between 2 and 10,000"
+MAX_DEPENDS_ON = 20  # SubmitJob → dependsOn: "A job can depend upon a maximum of 20 jobs."
+MIN_ATTEMPT_SECONDS = 60  # API_JobTimeout / job_timeouts.html: "The minimum value for the timeout is 60 seconds."
+MAX_DESCRIBE_JOBS = 100  # DescribeJobs → jobs: "A list of up to 100 job IDs."
+
+
+def validate_timeout(timeout: Optional[dict]) -> None:
+    """``timeout.attemptDurationSeconds`` of SubmitJob / RegisterJobDefinition: at least 60 seconds.
+
+    Source: AWS Batch API Reference, "JobTimeout" (API_JobTimeout.html) and AWS Batch User Guide,
+    "Job timeouts" (job_timeouts.html). Raises ``ClientException`` (HTTP 400); message assumed.
+    """
+    if not timeout or timeout.get("attemptDurationSeconds") is None:
+        return
+    seconds = timeout["attemptDurationSeconds"]
+    if not isinstance(seconds, int) or seconds < MIN_ATTEMPT_SECONDS:
+        raise ClientException(f"timeout.attemptDurationSeconds must be at least {MIN_ATTEMPT_SECONDS} "
+                              f"seconds, got {seconds}")
+
+
+def validate_tags(tags: Optional[dict]) -> None:
+    """SubmitJob (and RegisterJobDefinition) tags: at most 50; key 1-128 characters, value 0-256;
+    no key starting with ``aws:`` (reserved for AWS). Sources: AWS Batch API Reference, "SubmitJob"
+    → tags; AWS Batch User Guide, "Tag your AWS Batch resources" → tag restrictions
+    (using-tags.html). Raises ``ClientException``; messages assumed."""
+    if not tags:
+        return
+    if len(tags) > MAX_TAGS:
+        raise ClientException(f"tags: at most {MAX_TAGS} tags are allowed, got {len(tags)}")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY:
+            raise ClientException(f"tags: key length must be between 1 and {MAX_TAG_KEY}: {key[:40]!r}")
+        if len(value or "") > MAX_TAG_VALUE:
+            raise ClientException(f"tags: value of {key!r} is longer than {MAX_TAG_VALUE} characters")
+        if key.lower().startswith("aws:"):
+            raise ClientException(f"tags: keys starting with 'aws:' are reserved for AWS use: {key!r}")
+
+
+def resolve_job_definition(backend, identifier: str):
+    """The job definition revision SubmitJob uses: ``name:revision`` or an ARN names one revision, a
+    bare name the latest ACTIVE revision ("If the revision is not specified, then the latest active
+    revision is used", AWS Batch API Reference, "SubmitJob" → jobDefinition). An INACTIVE
+    (deregistered) revision is refused, as AWS refuses it.
+
+    Raises:
+        ClientException: no such definition, or not ACTIVE (AWS's text for a name, captured in
+            public issue threads: ``JobDefinition name <name> does not exist or is not in ACTIVE status``;
+            the text for an ARN is assumed to be the same).
+    """
+    identifier = identifier or ""
+    if identifier.startswith("arn:") or ":" in identifier:
+        jd = backend.get_job_definition(identifier)
+    else:
+        revisions = [d for d in backend._job_definitions.values() if d.name == identifier and d.status == "ACTIVE"]
+        jd = max(revisions, key=lambda d: d.revision) if revisions else None
+    if jd is None or jd.status != "ACTIVE":
+        kind = "name" if not identifier.startswith("arn:") else "arn"
+        raise ClientException(f"JobDefinition {kind} {identifier} does not exist or is not in ACTIVE status")
+    return jd
+
+
+def validate_submit_job(backend, param: Callable[[str], Any]):
+    """SubmitJob's documented request limits (AWS Batch API Reference, "SubmitJob"); returns the
+    job definition revision to use (:func:`resolve_job_definition`).
+
+    ``param(name)`` reads a request parameter. Checks, in this order (AWS's order is assumed): job
+    name (1-128 characters, first alphanumeric, then letters, digits, ``-``, ``_``); job definition
+    ACTIVE; tags (:func:`validate_tags`); ``arrayProperties.size`` 2-10,000 (API_ArrayProperties);
+    ``dependsOn`` at most 20 entries; ``shareIdentifier`` only, and then always, when the job queue has
+    a scheduling policy ("Don't specify this parameter if the job queue doesn't have a scheduling
+    policy. If the job queue has a fair-share scheduling policy, then this parameter must be
+    specified."); ``timeout`` (:func:`validate_timeout`).
+
+    Raises:
+        ClientException: HTTP 400, the first rule broken (messages other than the job definition's are
+            assumed, not verified).
+    """
+    name = param("jobName") or ""
+    if not JOB_NAME.match(name):
+        raise ClientException("jobName must be 1-128 characters, start with a letter or digit and contain only "
+                              f"letters, digits, hyphens and underscores: {name[:140]!r}")
+    jd = resolve_job_definition(backend, param("jobDefinition"))
+    validate_tags(param("tags"))
+    array = param("arrayProperties") or {}
+    if array and "size" in array:
+        size = array["size"]
+        if not isinstance(size, int) or not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
+            raise ClientException(f"arrayProperties.size must be between {MIN_ARRAY_SIZE} and {MAX_ARRAY_SIZE}, "
+                                  f"got {size}")
+    depends_on = param("dependsOn") or []
+    if len(depends_on) > MAX_DEPENDS_ON:
+        raise ClientException(f"dependsOn: a job can depend on at most {MAX_DEPENDS_ON} jobs, got {len(depends_on)}")
+    queue = backend.get_job_queue(param("jobQueue") or "")
+    if queue is not None:
+        policy = getattr(queue, "schedule_policy", None)
+        share = param("shareIdentifier")
+        if share is not None and not policy:
+            raise ClientException("shareIdentifier is not allowed: job queue "
+                                  f"{queue.name} has no scheduling policy")
+        if share is None and policy:
+            raise ClientException(f"shareIdentifier is required: job queue {queue.name} has a scheduling policy")
+    validate_timeout(param("timeout"))
+    return jd
 
 
 def _status_get(self):
@@ -224,10 +382,19 @@ def install() -> None:
 
     original_submit = batch_responses.BatchResponse.submitjob
 
+    batch_models.JOB_NAME_REGEX = JOB_NAME  # moto's pattern refuses 1-character names AWS accepts
+
     def submitjob(self) -> str:
         if submit_job_gate is not None:
-            submit_job_gate()
-        body = original_submit(self)
+            submit_job_gate()  # throttling comes first, as on AWS
+        jd = validate_submit_job(self.batch_backend, self._get_param)
+        read = self._get_param
+        # moto resolves a bare name to the latest revision, ACTIVE or not: hand it the one AWS uses
+        self._get_param = lambda name, *a, **kw: jd.arn if name == "jobDefinition" else read(name, *a, **kw)
+        try:
+            body = original_submit(self)
+        finally:
+            del self._get_param
         job = self.batch_backend.get_job_by_id(json.loads(body)["jobId"])
         extras = {}
         if self._get_param("retryStrategy") is not None:
@@ -244,6 +411,25 @@ def install() -> None:
         return body
 
     batch_responses.BatchResponse.submitjob = submitjob
+
+    original_register = batch_responses.BatchResponse.registerjobdefinition
+
+    def registerjobdefinition(self) -> str:
+        validate_timeout(self._get_param("timeout"))
+        validate_tags(self._get_param("tags"))
+        return original_register(self)
+
+    batch_responses.BatchResponse.registerjobdefinition = registerjobdefinition
+
+    original_describe_jobs = batch_responses.BatchResponse.describejobs
+
+    def describejobs(self) -> str:
+        jobs = self._get_param("jobs") or []
+        if len(jobs) > MAX_DESCRIBE_JOBS:
+            raise ClientException(f"jobs: at most {MAX_DESCRIBE_JOBS} job IDs per DescribeJobs call, got {len(jobs)}")
+        return original_describe_jobs(self)
+
+    batch_responses.BatchResponse.describejobs = describejobs
 
     original_create_ce = batch_models.BatchBackend.create_compute_environment
 

@@ -46,6 +46,11 @@ class EmulatorConfig:
             the burst equals the rate; 0 disables throttling).
         esm_poll_seconds: period of the SQS event source mapping poller.
         stats_seconds: how often counters are written to ``<work_dir>/stats.json``.
+        stop_timeout_seconds: SIGTERM → SIGKILL grace when an attempt times out or is terminated
+            (ECS StopTask's default stop timeout: 30).
+        time_scale: TEST-STAGE clock knob, applied to attempt deadlines (``attemptDurationSeconds``)
+            and the stop grace only: 0.02 makes AWS's minimum 60 s timeout fire after 1.2 s. 1.0 is
+            AWS's clock; nothing else (dwell, boot, Lambda backoff) is scaled.
     """
 
     port: int = 4566
@@ -62,6 +67,8 @@ class EmulatorConfig:
     submit_job_rate: float = 50.0
     esm_poll_seconds: float = 0.1
     stats_seconds: float = 1.0
+    stop_timeout_seconds: float = 30.0
+    time_scale: float = 1.0
     work_dir: Path = field(default_factory=lambda: STATE_DIR / "emulator")
 
     @property
@@ -153,7 +160,8 @@ class Emulator:
         }
         self.engine = JobEngine(batch, capacity, BatchEventPublisher(events_backends[acct][region]), job_env,
                                 cfg.work_dir / "jobs", dwell_seconds=cfg.dwell_seconds,
-                                scale_delay_seconds=cfg.scale_delay_seconds, execution=cfg.execution)
+                                scale_delay_seconds=cfg.scale_delay_seconds, execution=cfg.execution,
+                                stop_timeout_seconds=cfg.stop_timeout_seconds, time_scale=cfg.time_scale)
         self.server = ThreadedMotoServer(ip_address=cfg.host, port=cfg.port, verbose=False)
         self.server.start()
         self._thread = threading.Thread(target=self._loop, name="batch-data-plane", daemon=True)
@@ -244,7 +252,13 @@ def main(argv=None) -> int:
                         help="wait before Lambda retry n is this x n, seconds")
     parser.add_argument("--submit-job-rate", type=float, default=50.0,
                         help="SubmitJob calls per second before TooManyRequestsException (burst = rate; 0 = off)")
+    parser.add_argument("--stop-timeout-seconds", type=float, default=30.0,
+                        help="SIGTERM to SIGKILL grace of a timed-out or terminated attempt, seconds (ECS: 30)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="TEST STAGE: multiply attempt timeouts and the stop grace by this (0.02: 60 s -> 1.2 s)")
     args = parser.parse_args(argv)
+    if args.time_scale <= 0:
+        parser.error("--time-scale must be > 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -252,7 +266,8 @@ def main(argv=None) -> int:
                          idle_seconds=args.idle_seconds, dwell_seconds=args.dwell_seconds,
                          scale_delay_seconds=args.scale_delay_seconds, boot_seconds=args.boot_seconds,
                          lambda_backoff_seconds=args.lambda_backoff_seconds,
-                         submit_job_rate=args.submit_job_rate)
+                         submit_job_rate=args.submit_job_rate, stop_timeout_seconds=args.stop_timeout_seconds,
+                         time_scale=args.time_scale)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     emulator = Emulator(cfg)
