@@ -138,12 +138,71 @@ def resubmit_app(aws, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     path = str(FUNCTIONS_DIR / "resubmit")
     monkeypatch.syspath_prepend(path)
-    for mod in ("app", "reclaim"):
+    for mod in FUNCTION_MODULES:
         sys.modules.pop(mod, None)
     app = importlib.import_module("app")
     yield app
-    for mod in ("app", "reclaim"):
+    for mod in FUNCTION_MODULES:
         sys.modules.pop(mod, None)
+
+
+#: The resubmit function's own top-level modules (re-imported per test, as a fresh Lambda would).
+FUNCTION_MODULES = ("app", "stages", "batchapi", "ledger", "telemetry")
+
+
+@pytest.fixture
+def batch_api(resubmit_app):
+    """The function's ``batchapi`` module (its Batch client, pacer and SubmitJob helpers)."""
+    return sys.modules["batchapi"]
+
+
+@pytest.fixture
+def failed_job(load_event, batch_resources):
+    """``failed_job(name="spot_reclaim", *, tags=None, timeout=None, array_size=None, **submit)`` -> event.
+
+    Submits a job to moto shaped like tests/events/<name>.json's ``detail`` (jobName, command,
+    environment, parameters, resource requirements) with the job's own ``tags`` and ``timeout``
+    (seconds) -- which AWS's events do not carry -- and returns the AWS-shaped FAILED event of that job:
+    ``jobId``/``jobArn``/``jobQueue``/``jobDefinition``/``resources`` point at the moto job and
+    ``detail.tags`` is AWS's ``{"resourceArn": <jobArn>}`` placeholder. With ``array_size`` the job is
+    an array job and ``child=N`` in ``submit`` makes the event the child ``N``'s.
+    """
+    import boto3
+
+    def _failed(name: str = "spot_reclaim", *, tags: dict | None = None, timeout: int | None = None,
+                array_size: int | None = None, child: int | None = None, **submit: Any) -> dict[str, Any]:
+        event = load_event(name)
+        detail = event["detail"]
+        container = detail.get("container") or {}
+        overrides: dict[str, Any] = {}
+        if container.get("command"):
+            overrides["command"] = container["command"]
+        env = [e for e in container.get("environment") or [] if not e["name"].startswith("AWS_BATCH")]
+        if env:
+            overrides["environment"] = env
+        request: dict[str, Any] = {"jobName": detail["jobName"], "jobQueue": batch_resources.job_queue_arn,
+                                   "jobDefinition": batch_resources.job_definition_arn,
+                                   "containerOverrides": overrides, "parameters": detail.get("parameters") or {}}
+        if tags:
+            request["tags"] = tags
+        if timeout:
+            request["timeout"] = {"attemptDurationSeconds": timeout}
+        if array_size:
+            request["arrayProperties"] = {"size": array_size}
+        request.update(submit)
+        batch = boto3.client("batch", region_name=REGION)
+        job = batch.submit_job(**request)
+        job_id = job["jobId"] if child is None else f"{job['jobId']}:{child}"
+        arn = job["jobArn"] if child is None else f"{job['jobArn']}:{child}"
+        detail.update(jobId=job_id, jobArn=arn, jobName=request["jobName"], jobQueue=request["jobQueue"],
+                      jobDefinition=request["jobDefinition"], tags={"resourceArn": arn})
+        if child is not None:
+            detail["arrayProperties"] = {"index": child}
+        detail.pop("timeout", None)
+        event["resources"] = [arn]
+        return event
+
+    return _failed
 
 
 def free_port() -> int:
@@ -193,7 +252,7 @@ def submit_requests(resubmit_app):
     def _capture(params, **_):
         seen.append(json.loads(params["body"]))
 
-    events = resubmit_app.batch.meta.events
+    events = sys.modules["batchapi"].batch.meta.events
     events.register("before-call.batch.SubmitJob", _capture)
     yield seen
     events.unregister("before-call.batch.SubmitJob", _capture)

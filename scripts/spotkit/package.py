@@ -39,6 +39,11 @@ the ``python3.12`` runtime). The default stays source only because the zip's has
 ``source_code_hash``: with bytecode in it, developers building with different Pythons would get
 different zips and endless Lambda updates. Python docs: https://docs.python.org/3/library/py_compile.html
 
+spotkit's decision core is vendored into every zip: ``spotkit/__init__.py``, ``spotkit/runtime.py``
+and ``spotkit/core/`` (:data:`SPOTKIT_MODULES`), copied from the ``spotkit`` package this command
+runs from, so the function imports ``spotkit.core`` exactly as the CLI, chaos and the benchmarks do
+(standard library only: it adds no dependency to the function).
+
 Vendored requirements are installed once into ``.spotkit/vendor-cache/<key>`` where ``key`` is the
 sha256 of ``requirements.txt`` plus the building Python's ``major.minor``; build with the same
 Python minor version as the Lambda runtime when a requirement has compiled code.
@@ -97,6 +102,11 @@ for name, source, cfile in json.load(sys.stdin):
     except py_compile.PyCompileError as exc:
         print(json.dumps([name, exc.msg.strip().splitlines()[-1] if exc.msg.strip() else repr(exc)]))
 """
+
+
+#: What of the ``spotkit`` package goes into every function zip (paths relative to its parent folder):
+#: the decision core and the index-map codec it shares with job code. Standard library only.
+SPOTKIT_MODULES = ("spotkit/__init__.py", "spotkit/runtime.py", "spotkit/core")
 
 
 class PackageError(RuntimeError):
@@ -308,12 +318,34 @@ def _zip_with_bytecode(files: dict[str, Path], compile_for: str | None) -> tuple
         return zip_bytes({**files, **pycs}), skipped
 
 
+def spotkit_files() -> dict[str, Path]:
+    """``{archive name: file}`` of :data:`SPOTKIT_MODULES`, from the imported ``spotkit`` package."""
+    import spotkit
+
+    root = Path(spotkit.__file__).resolve().parent.parent
+    files: dict[str, Path] = {}
+    for entry in SPOTKIT_MODULES:
+        path = root / entry
+        if path.is_dir():
+            files.update({f"{entry}/{name}": p for name, p in _collect(path, source=True).items()})
+        elif path.is_file():
+            files[entry] = path
+        else:
+            raise PackageError(f"{path} is missing: the spotkit package is incomplete")
+    return files
+
+
 def _build(function_dir: Path, out_dir: Path, cache_dir: Path | None = None,
            compile_for: str | None = None) -> tuple[Path, bool, list[str]]:
     function_dir = Path(function_dir)
     if not any((function_dir / h).is_file() for h in HANDLER_FILES):
         raise PackageError(f"{function_dir} has no handler file (one of {', '.join(HANDLER_FILES)})")
     files = _collect(function_dir, source=True)
+    own = spotkit_files()
+    clash = sorted(set(own) & set(files))
+    if clash:
+        raise PackageError(f"{function_dir.name}: files clash with the vendored spotkit core: {', '.join(clash)}")
+    files.update(own)
     vendored = vendor(function_dir / "requirements.txt", cache_dir)
     if vendored is not None:
         deps = _collect(vendored, source=False)

@@ -1,0 +1,102 @@
+"""Does a failed job's statusReason say its host was reclaimed? The audited answer.
+
+The patterns are :data:`spotkit.core.config.DEFAULT_RECLAIM_PATTERNS` (overridable); the corpus
+of real reasons and their decisions is tests/corpus/status_reasons.json, rendered as
+docs/classification.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+
+from spotkit.core.config import DEFAULT_RECLAIM_PATTERNS, RECLAIM_PATTERNS_ENV, reclaim_patterns
+from spotkit.core.job import JobDetail
+
+__all__ = ["DEFAULT_RECLAIM_PATTERNS", "RECLAIM_PATTERNS_ENV", "Decision", "classify", "effective_reasons",
+           "is_reclaim_reason", "matching_pattern", "reclaim_patterns"]
+
+
+class Decision(str, enum.Enum):
+    """What the function did with one event (logged, returned and counted as a metric)."""
+
+    RESUBMITTED = "resubmitted"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    SKIPPED_NOT_BATCH_EVENT = "skipped_not_batch_event"
+    SKIPPED_NOT_FAILED = "skipped_not_failed"
+    SKIPPED_NOT_RECLAIM = "skipped_not_reclaim"
+    SKIPPED_ARRAY_PARENT = "skipped_array_parent"
+    SKIPPED_MULTI_NODE = "skipped_multi_node"
+    SKIPPED_UNSUPPORTED = "skipped_unsupported"
+    SKIPPED_DUPLICATE = "skipped_duplicate"
+    NOT_RESUBMITTABLE = "not_resubmittable"
+
+
+def matching_pattern(reason: str | None, patterns: tuple[str, ...] | None = None) -> str | None:
+    """The first reclaim glob that ``reason`` matches (case-sensitive, whole string), else None.
+
+    Args:
+        reason: a ``statusReason`` or ``container.reason`` string; None/empty never matches.
+        patterns: globs to use; None means :func:`reclaim_patterns` (env override or defaults).
+
+    Raises:
+        ValueError: ``patterns`` is None and ``SPOTKIT_RECLAIM_PATTERNS`` is invalid.
+    """
+    if not reason:
+        return None
+    for pattern in patterns or reclaim_patterns():
+        if fnmatch.fnmatchcase(reason, pattern):
+            return pattern
+    return None
+
+
+def is_reclaim_reason(reason: str | None, patterns: tuple[str, ...] | None = None) -> bool:
+    """True when ``reason`` (a statusReason) matches one of the reclaim globs (case-sensitive)."""
+    return matching_pattern(reason, patterns) is not None
+
+
+def effective_reasons(job: JobDetail) -> list[str]:
+    """The reasons to classify, most authoritative first.
+
+    The top-level ``statusReason`` decides when it is set. Only when it is empty (generic) do the
+    last attempt's ``statusReason`` and ``container.reason`` count: with a retry strategy, the
+    per-attempt reasons say why the final attempt ended.
+    """
+    if job.status_reason.strip():
+        return [job.status_reason]
+    attempts = job.raw.get("attempts") or []
+    if not attempts:
+        return []
+    last = attempts[-1]
+    reasons = [last.get("statusReason"), (last.get("container") or {}).get("reason")]
+    return [r for r in reasons if isinstance(r, str) and r.strip()]
+
+
+def classify(job: JobDetail, patterns: tuple[str, ...] | None = None) -> tuple[Decision | None, str]:
+    """Whether ``job`` (a FAILED event's view is enough) is eligible for resubmission, ignoring the budget.
+
+    Returns:
+        ``(None, reason)`` when eligible (the host was reclaimed), else ``(skip decision, reason)``.
+        The reason string is the statusReason that decided, or an explanation.
+
+    A FAILED event with a reclaim reason means Batch will not retry the job itself: a job whose
+    ``retryStrategy`` still has attempts left goes back to RUNNABLE and emits no FAILED event
+    (https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html).
+
+    Raises:
+        ValueError: ``patterns`` is None and ``SPOTKIT_RECLAIM_PATTERNS`` is invalid.
+    """
+    reasons = effective_reasons(job)
+    shown = reasons[0] if reasons else ""
+    if job.status != "FAILED":
+        return Decision.SKIPPED_NOT_FAILED, f"status {job.status}"
+    if job.is_multi_node:
+        return Decision.SKIPPED_MULTI_NODE, "multi-node parallel jobs are not supported"
+    if job.is_array_parent:
+        return Decision.SKIPPED_ARRAY_PARENT, "array parent: its children are resubmitted individually"
+    if job.raw.get("eksProperties") or job.raw.get("ecsProperties"):
+        return Decision.SKIPPED_UNSUPPORTED, "EKS/ECS-properties jobs are not supported"
+    for reason in reasons:
+        if is_reclaim_reason(reason, patterns):
+            return None, reason
+    return Decision.SKIPPED_NOT_RECLAIM, shown
