@@ -18,6 +18,12 @@ import boto3
 import pytest
 from conftest import emulator_process
 
+pytestmark = pytest.mark.integration  # starts an emulator process
+
+#: The module emulator's --time-scale: AWS's minimum timeout of 60 s fires after 1.2 s, the 30 s
+#: SIGTERM → SIGKILL grace lasts 0.6 s.
+TIME_SCALE = 0.02
+
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
@@ -25,7 +31,7 @@ def emulator(tmp_path_factory):
     work folder and log file."""
     with emulator_process(tmp_path_factory.mktemp("emulator"), "--tick", "0.1", "--dwell-seconds", "0.2",
                           "--scale-delay-seconds", "0.3", "--boot-seconds", "0.3", "--idle-seconds", "2",
-                          "--lambda-backoff-seconds", "0.1") as emulator:
+                          "--lambda-backoff-seconds", "0.1", "--time-scale", str(TIME_SCALE)) as emulator:
         yield emulator
 
 
@@ -158,11 +164,37 @@ def test_nonzero_exit_fails_with_aws_reason_and_exit_code(aws, network):
 def test_attempt_duration_timeout(aws, network):
     stack = make_stack(aws, network)
     sub = aws["batch"].submit_job(jobName="slow", jobQueue=stack["queue"], jobDefinition=stack["jd"],
-                                  timeout={"attemptDurationSeconds": 1},
+                                  timeout={"attemptDurationSeconds": 60},
                                   retryStrategy={"attempts": 3})  # timeouts are not retried
     job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
     assert job["statusReason"] == "Job attempt duration exceeded timeout"
     assert len(job["attempts"]) == 1
+    assert job["attempts"][0]["stoppedAt"] - job["attempts"][0]["startedAt"] >= 60_000 * TIME_SCALE
+
+
+def test_timed_out_attempt_gets_sigterm_then_sigkill_after_the_grace(aws, network, emulator):
+    # ignores SIGTERM (writes a mark), so only SIGKILL after the stop timeout ends it
+    stack = make_stack(aws, network, command=["sh", "-c", "trap 'echo term >> signals.txt' TERM; "
+                                              "while true; do sleep 0.05; done"])
+    sub = aws["batch"].submit_job(jobName="stubborn", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                  timeout={"attemptDurationSeconds": 60})
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == "Job attempt duration exceeded timeout"
+    attempt = job["attempts"][0]
+    assert attempt["container"]["exitCode"] == 137  # SIGKILL, as Docker reports it
+    # ran for the timeout plus the 30 s grace (scaled)
+    assert attempt["stoppedAt"] - attempt["startedAt"] >= (60_000 + 30_000) * TIME_SCALE
+    marks = list((emulator.work_dir / "jobs").glob(f"{sub['jobId']}-1/signals.txt"))
+    assert marks and marks[0].read_text().split() == ["term"]
+
+
+def test_timed_out_attempt_that_handles_sigterm_ends_before_the_grace(aws, network):
+    stack = make_stack(aws, network, command=["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.05; done"])
+    sub = aws["batch"].submit_job(jobName="polite", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                  timeout={"attemptDurationSeconds": 60})
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
+    assert job["statusReason"] == "Job attempt duration exceeded timeout"  # exit 0 after a timeout still fails
+    assert job["attempts"][0]["container"]["exitCode"] == 0
 
 
 def test_spot_ce_gets_a_maintain_fleet_and_host_loss_is_retried_natively(aws, network):
@@ -209,8 +241,9 @@ def test_exit_rule_stops_retries_on_code_errors(aws, network):
     assert len(job["attempts"]) == 1
 
 
-def test_array_children_get_a_bare_integer_index(aws, network, emulator):
-    stack = make_stack(aws, network, command=["sh", "-c", 'echo "$AWS_BATCH_JOB_ARRAY_INDEX" > index.txt'])
+def test_array_children_get_a_bare_integer_index_and_the_size(aws, network, emulator):
+    stack = make_stack(aws, network, command=["sh", "-c", 'echo "$AWS_BATCH_JOB_ARRAY_INDEX" > index.txt; '
+                                              'echo "$AWS_BATCH_JOB_ARRAY_SIZE" > size.txt'])
     sub = aws["batch"].submit_job(jobName="arr", jobQueue=stack["queue"], jobDefinition=stack["jd"],
                                   arrayProperties={"size": 3})
     parent, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
@@ -221,6 +254,15 @@ def test_array_children_get_a_bare_integer_index(aws, network, emulator):
     outputs = sorted(p.read_text().strip() for p in (emulator.work_dir / "jobs").glob(
         f"{sub['jobId']}-*-1/index.txt"))
     assert outputs == ["0", "1", "2"]
+    sizes = [p.read_text().strip() for p in (emulator.work_dir / "jobs").glob(f"{sub['jobId']}-*-1/size.txt")]
+    assert sizes == ["3", "3", "3"]  # job_env_vars.html: AWS_BATCH_JOB_ARRAY_SIZE in array children
+
+
+def test_single_jobs_get_no_array_variables(aws, network, emulator):
+    stack = make_stack(aws, network, command=["sh", "-c", 'echo "${AWS_BATCH_JOB_ARRAY_SIZE-unset}" > size.txt'])
+    sub = aws["batch"].submit_job(jobName="single", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "SUCCEEDED")
+    assert (emulator.work_dir / "jobs" / f"{sub['jobId']}-1" / "size.txt").read_text().strip() == "unset"
 
 
 def _zip(source: str) -> bytes:
@@ -230,51 +272,143 @@ def _zip(source: str) -> bytes:
     return buf.getvalue()
 
 
-def test_lambda_target_runs_the_zip_and_failures_reach_the_dlq(aws, emulator):
-    sqs = aws["sqs"]
-    seen_url = sqs.create_queue(QueueName=_name("seen"))["QueueUrl"]
-    dlq_url = sqs.create_queue(QueueName=_name("dlq"))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+def _queue(sqs):
+    url = sqs.create_queue(QueueName=_name("q"))["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _wait_messages(sqs, url, timeout=30.0) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], MaxNumberOfMessages=10).get(
+            "Messages", [])
+        if msgs:
+            return msgs
+        time.sleep(0.2)
+    return []
+
+
+BOOM_SOURCE = (
+    "import boto3, json, os\n"
+    "def handler(event, context):\n"
+    "    if event['detail'].get('boom'):\n"
+    "        raise RuntimeError('boom')\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN_URL'], MessageBody=json.dumps(event))\n"
+    "    return {'ok': True}\n")
+
+
+def _boom_function(aws, seen_url, **kwargs) -> dict:
     role = aws["iam"].create_role(RoleName=_name("fn"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    source = (
-        "import boto3, json, os\n"
-        "def handler(event, context):\n"
-        "    if event['detail'].get('boom'):\n"
-        "        raise RuntimeError('boom')\n"
-        "    boto3.client('sqs').send_message(QueueUrl=os.environ['SEEN_URL'], MessageBody=json.dumps(event))\n"
-        "    return {'ok': True}\n")
-    fn = aws["lambda"].create_function(FunctionName=_name("fn"), Runtime="python3.11", Role=role,
-                                       Handler="app.handler", Code={"ZipFile": _zip(source)},
-                                       Environment={"Variables": {"SEEN_URL": seen_url}})
+    return aws["lambda"].create_function(FunctionName=_name("fn"), Runtime="python3.11", Role=role,
+                                         Handler="app.handler", Code={"ZipFile": _zip(BOOM_SOURCE)},
+                                         Environment={"Variables": {"SEEN_URL": seen_url}}, **kwargs)
+
+
+def _lambda_rule(aws, fn_arn, target_dlq_arn, source) -> None:
     rule = _name("rule")
-    aws["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": ["test.spotkit"]}))
-    aws["events"].put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn["FunctionArn"],
-                                                   "DeadLetterConfig": {"Arn": dlq_arn}}])
+    aws["events"].put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    aws["events"].put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn_arn,
+                                                   "DeadLetterConfig": {"Arn": target_dlq_arn}}])
+
+
+def _failures(emulator, fn_name) -> list:
+    return [line for line in emulator.log.read_text().splitlines()
+            if fn_name in line and "failed: RuntimeError: boom" in line]
+
+
+def test_lambda_target_function_errors_go_to_the_functions_dlq_not_the_targets(aws, emulator):
+    sqs = aws["sqs"]
+    seen_url, _ = _queue(sqs)
+    target_dlq_url, target_dlq_arn = _queue(sqs)
+    fn_dlq_url, fn_dlq_arn = _queue(sqs)
+    fn = _boom_function(aws, seen_url, DeadLetterConfig={"TargetArn": fn_dlq_arn})
+    source = f"test.{_name('fn-dlq')}"
+    _lambda_rule(aws, fn["FunctionArn"], target_dlq_arn, source)
     put = aws["events"].put_events(Entries=[
-        {"Source": "test.spotkit", "DetailType": "t", "Detail": json.dumps({"n": 1})},
-        {"Source": "test.spotkit", "DetailType": "t", "Detail": json.dumps({"boom": True})}])
+        {"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 1})},
+        {"Source": source, "DetailType": "t", "Detail": json.dumps({"boom": True})}])
     assert put["FailedEntryCount"] == 0
     delivered = drain(aws, seen_url, until=lambda out: len(out) >= 1)
     assert [e["detail"] for e in delivered] == [{"n": 1}]
     assert delivered[0]["time"].endswith("Z")
-    dead = []
-    deadline = time.monotonic() + 30
-    while not dead and time.monotonic() < deadline:
-        dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages", [])
-        time.sleep(0.2)
-    assert dead, "the failed event never reached the DLQ"
+    dead = _wait_messages(sqs, fn_dlq_url)
+    assert dead, "the failed event never reached the function's DLQ"
     assert json.loads(dead[0]["Body"])["detail"] == {"boom": True}
-    assert dead[0]["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"] == "RuntimeError: boom"
-    failures = [line for line in emulator.log.read_text().splitlines()
-                if fn["FunctionName"] in line and "failed: RuntimeError: boom" in line]
-    assert len(failures) == 3  # the first invocation + Lambda's 2 asynchronous retries
+    attrs = dead[0]["MessageAttributes"]
+    assert attrs["ErrorMessage"]["StringValue"] == "RuntimeError: boom"
+    assert set(attrs) == {"RequestID", "ErrorCode", "ErrorMessage"}  # Lambda's DLQ attributes
+    assert len(_failures(emulator, fn["FunctionName"])) == 3  # the first invocation + Lambda's 2 async retries
+    assert sqs.receive_message(QueueUrl=target_dlq_url, WaitTimeSeconds=1).get("Messages", []) == []
 
 
-def test_disabled_ce_loses_its_hosts(aws, network):
-    stack = make_stack(aws, network)
-    sub = aws["batch"].submit_job(jobName="dis", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+def test_lambda_target_function_errors_without_a_function_dlq_are_dropped_not_target_dead_lettered(aws, emulator):
+    sqs = aws["sqs"]
+    seen_url, _ = _queue(sqs)
+    target_dlq_url, target_dlq_arn = _queue(sqs)
+    fn = _boom_function(aws, seen_url)
+    source = f"test.{_name('drop')}"
+    _lambda_rule(aws, fn["FunctionArn"], target_dlq_arn, source)
+    aws["events"].put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"boom": True})}])
+    deadline = time.monotonic() + 30
+    while not any("dropped" in line and fn["FunctionName"] in line for line in emulator.log.read_text().splitlines()):
+        assert time.monotonic() < deadline, "the drop was never logged"
+        time.sleep(0.2)
+    assert len(_failures(emulator, fn["FunctionName"])) == 3
+    assert sqs.receive_message(QueueUrl=target_dlq_url, WaitTimeSeconds=1).get("Messages", []) == []
+
+
+def test_lambda_target_on_failure_destination_gets_an_invocation_record(aws, emulator):
+    sqs = aws["sqs"]
+    seen_url, _ = _queue(sqs)
+    _, target_dlq_arn = _queue(sqs)
+    dest_url, dest_arn = _queue(sqs)
+    fn = _boom_function(aws, seen_url)
+    aws["lambda"].put_function_event_invoke_config(FunctionName=fn["FunctionName"], MaximumRetryAttempts=0,
+                                                   DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    source = f"test.{_name('dest')}"
+    _lambda_rule(aws, fn["FunctionArn"], target_dlq_arn, source)
+    aws["events"].put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"boom": True})}])
+    msgs = _wait_messages(sqs, dest_url)
+    assert msgs, "no invocation record reached the on-failure destination"
+    record = json.loads(msgs[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1  # MaximumRetryAttempts=0
+    assert record["requestPayload"]["detail"] == {"boom": True}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_lambda_target_that_does_not_exist_goes_to_the_target_dlq(aws, emulator):
+    sqs = aws["sqs"]
+    target_dlq_url, target_dlq_arn = _queue(sqs)
+    missing = f"arn:aws:lambda:us-east-1:123456789012:function:{_name('gone')}"
+    source = f"test.{_name('gone')}"
+    _lambda_rule(aws, missing, target_dlq_arn, source)
+    aws["events"].put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"n": 2})}])
+    dead = _wait_messages(sqs, target_dlq_url)
+    assert dead and json.loads(dead[0]["Body"])["detail"] == {"n": 2}
+    attrs = dead[0]["MessageAttributes"]
+    assert attrs["ERROR_CODE"]["StringValue"] == "ResourceNotFoundException"
+    assert attrs["TARGET_ARN"]["StringValue"] == missing
+
+
+def test_disabled_ce_lets_running_jobs_finish_and_does_not_scale_out(aws, network):
+    # AWS Batch API Reference, UpdateComputeEnvironment / ComputeEnvironmentDetail → state
+    stack = make_stack(aws, network, max_vcpus=8)
+    sub = aws["batch"].submit_job(jobName="dis", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                  parameters={"seconds": "3"})
     job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "RUNNING")
     instance = instance_of(aws, job)
     aws["batch"].update_compute_environment(computeEnvironment=stack["ce"], state="DISABLED")
-    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
-    assert job["statusReason"] == f"Host EC2 (instance {instance}) terminated."
+    waiting = aws["batch"].submit_job(jobName="waits", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                      parameters={"seconds": "1"})
+    job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
+    assert job["status"] == "SUCCEEDED", job
+    assert len(job["attempts"]) == 1 and instance_of(aws, job) == instance
+    time.sleep(1.0)  # several scale delays
+    assert aws["batch"].describe_jobs(jobs=[waiting["jobId"]])["jobs"][0]["status"] == "RUNNABLE"
+    instances = [i["InstanceId"] for r in aws["ec2"].describe_instances(Filters=[
+        {"Name": "tag:AWSBatchServiceTag", "Values": [stack["ce_name"]]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"] for i in r["Instances"]]
+    assert set(instances) <= {instance}  # no scale-out while DISABLED
+    aws["batch"].update_compute_environment(computeEnvironment=stack["ce"], state="ENABLED")
+    wait_job(aws["batch"], waiting["jobId"], lambda j: j["status"] == "SUCCEEDED")

@@ -52,6 +52,9 @@ Each hook says what moto does, what AWS does, and what the hook changes:
 * ``EventSourceMapping.update_from_cloudformation_json`` (moto: applies only the properties present
   in the new template, so removing ``ScalingConfig`` or ``BatchSize`` from the stack kept the old
   values; CloudFormation resets a removed property to its default) → absent properties are reset.
+* ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE`` (moto: the event a target receives has no
+  ``account``; EventBridge's has, see every capture in tests/fidelity/aws/ and the EventBridge User
+  Guide, "Amazon EventBridge events" → event structure) → ``account`` added, in AWS's key order.
 * ``jsonpath_ng.ext.parse`` (moto's EventBridge builds a new JSONPath parser -- a yacc table --
   for each of the default input paths, for every event and every target: ~15 ms per delivered
   event) → memoized per expression (parsed expressions are immutable; ``find`` does not change them).
@@ -190,7 +193,8 @@ def describe_job(job) -> dict:
     if job.job_stopped_reason:
         out["statusReason"] = job.job_stopped_reason
     if sk["retryStrategy"]:
-        out["retryStrategy"] = copy.deepcopy(sk["retryStrategy"])
+        # AWS reports "evaluateOnExit": [] when none was given (tests/fidelity/aws/ captures)
+        out["retryStrategy"] = {"evaluateOnExit": [], **copy.deepcopy(sk["retryStrategy"])}
     if _ms(job.job_started_at):
         out["startedAt"] = _ms(job.job_started_at)
     if job.job_stopped and _ms(job.job_stopped_at):
@@ -208,7 +212,8 @@ def describe_job(job) -> dict:
             summary[child.status] = summary.get(child.status, 0) + 1
         out["arrayProperties"] = {"statusSummary": summary, "size": len(job._child_jobs)}
     elif "index" in (job.array_properties or {}):
-        out["arrayProperties"] = {"index": job.array_properties["index"]}
+        # a child: {"index": n, "statusSummary": {}} (tests/fidelity/aws/public_array_child_succeeded.json)
+        out["arrayProperties"] = {"index": job.array_properties["index"], "statusSummary": {}}
     if jd.container_properties is not None:
         container = {
             "image": container_property(job, "image"),
@@ -234,16 +239,21 @@ def describe_job(job) -> dict:
 
 def event_detail(job) -> dict:
     """The ``detail`` of the job's "Batch Job State Change" event: the JobDetail with ``tags``
-    replaced by ``{"resourceArn": <job ARN>}`` (never the job's tags) and without ``timeout``.
+    replaced by ``{"resourceArn": <ARN>}`` (never the job's tags) and without ``timeout``. The ARN is
+    the job's own, or for an array child its parent's (``…/job/<parent id>``, not ``…:<index>``).
 
-    Source: the FAILED event captured from AWS (us-west-2, 2025-04-23) in tests/fidelity/aws/; the
+    Sources: the FAILED event captured from AWS (us-west-2, 2025-04-23) and the SUCCEEDED array
+    child event (us-east-1, 2022) in tests/fidelity/aws/; the
     AWS Batch User Guide, "Job state change events" (batch_job_events.html), says only that the
     detail "resembles" the JobDetail. Whether AWS puts ``timeout`` in the event of a job that has
     one is assumed, not verified (the capture's job had none): the emulator leaves it out, so a
     consumer that needs it must call DescribeJobs, which is right on AWS either way.
     """
     detail = describe_job(job)
-    detail["tags"] = {"resourceArn": job.arn}
+    arn = job.arn
+    if "index" in (job.array_properties or {}) and arn.endswith(f":{job.array_properties['index']}"):
+        arn = arn.rsplit(":", 1)[0]
+    detail["tags"] = {"resourceArn": arn}
     detail.pop("timeout", None)
     return detail
 
@@ -585,6 +595,14 @@ def install() -> None:
             return original_receive_message(self, queue_name, *args, **kwargs)
 
     sqs_models.SQSBackend.receive_message = receive_message
+
+    # EventBridge targets: the delivered event has "account" -----------------------------------
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+        '"detail": <detail>}')
 
     # EventBridge targets: parse each JSONPath expression once ------------------------------
     import functools
