@@ -86,7 +86,7 @@ def test_handler_decision(resubmit_app, lambda_context, load_event, batch_resour
     if entry["decision"] == "resubmit":
         assert result["decision"] == "resubmitted"
         new = resubmit_app.batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
-        assert new["tags"]["spotkit:previous-job-id"] == event["detail"]["jobId"]
+        assert new["tags"]["spotkit:lineage"].endswith(f" previous={event['detail']['jobId']}")
     else:
         assert result["decision"] == "skipped_not_reclaim" and "newJobId" not in result
 

@@ -69,7 +69,8 @@ def test_zip_layout(function_copy, tmp_path, cache_dir):
         infos = zf.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert {"app.py", "reclaim.py", "aws_lambda_powertools/__init__.py"} <= set(names)
+    assert {"app.py", "stages.py", "spotkit/core/decide.py", "spotkit/runtime.py",
+            "aws_lambda_powertools/__init__.py"} <= set(names)
     assert "requirements.txt" not in names and "README.md" not in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in names if n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json")) or n.startswith("bin/")]
@@ -102,7 +103,8 @@ def test_build_all_discovers_functions(tmp_path, cache_dir):
     zips = package.build_all(tmp_path / "out", fdir, cache_dir=cache_dir)
     assert [z.name for z in zips] == ["hello.zip"]
     with zipfile.ZipFile(zips[0]) as zf:
-        assert zf.namelist() == ["handler.py"]
+        assert zf.namelist() == sorted(["handler.py", *package.spotkit_files()])
+    assert "spotkit/core/decide.py" in package.spotkit_files()  # the decision core goes into every zip
 
 
 def test_cli_rejects_unknown_function():
@@ -134,7 +136,9 @@ props = {"image": "busybox", "command": ["true"], "vcpus": 1, "memory": 128}
 jd = batch.register_job_definition(jobDefinitionName="spotkit-d", type="container",
                                    containerProperties=props)["jobDefinitionArn"]
 event = json.load(open(sys.argv[1]))
-event["detail"].update(jobQueue=jq, jobDefinition=jd)
+job = batch.submit_job(jobName="backtest", jobQueue=jq, jobDefinition=jd, tags={"team": "quant"})
+arn = job["jobArn"]
+event["detail"].update(jobQueue=jq, jobDefinition=jd, jobId=job["jobId"], jobArn=arn, tags={"resourceArn": arn})
 
 import app, aws_lambda_powertools
 class Ctx:
@@ -143,8 +147,9 @@ class Ctx:
     def get_remaining_time_in_millis(self): return 60000
 result = app.handler(event, Ctx())
 new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
+import spotkit.core
 print(json.dumps({"result": result, "tags": new["tags"], "powertools": aws_lambda_powertools.__file__,
-                  "app": app.__file__}))
+                  "app": app.__file__, "core": spotkit.core.__file__}))
 """
 
 
@@ -178,8 +183,9 @@ def test_extracted_zip_runs_handler_against_moto_server(tmp_path, cache_dir):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["result"]["decision"] == "resubmitted"
-    assert out["tags"]["spotkit:resubmission-count"] == "1"
+    assert out["tags"]["team"] == "quant" and out["tags"]["spotkit:lineage"].startswith("count=1 ")
     assert out["powertools"].startswith(str(task)) and out["app"].startswith(str(task))
+    assert out["core"].startswith(str(task))  # vendored, not loaded from the checkout
 
 
 # ----------------------------------------------------------------------------- --compile-for
@@ -203,7 +209,7 @@ import app
 mods = {name: m.__spec__.cached for name, m in list(sys.modules.items())
         if getattr(m, "__file__", None) and m.__file__.startswith(task)}
 print(json.dumps({"compiled": [p for p in compiled if p.startswith(task)], "modules": mods,
-                  "classify_file": sys.modules["reclaim"].classify.__code__.co_filename}))
+                  "classify_file": sys.modules["spotkit.core.classify"].classify.__code__.co_filename}))
 """
 
 
@@ -278,16 +284,16 @@ def test_compiled_zip_imports_without_compiling_from_a_read_only_task(tmp_path, 
         package.build(RESUBMIT, tmp_path / "pyc", cache_dir=cache_dir, compile_for=RUNNING), tmp_path / "pyc")
     assert compiled["compiled"] == []
     task = compiled["task"]
-    assert {"app", "reclaim", "ledger", "aws_lambda_powertools"} <= set(compiled["modules"])
+    assert {"app", "stages", "ledger", "spotkit.core.classify", "aws_lambda_powertools"} <= set(compiled["modules"])
     for name, cached in compiled["modules"].items():
         assert cached and Path(cached).is_file(), name
     # Code objects name the real file (not the zip-relative path they were compiled with).
-    assert compiled["classify_file"] == f"{task}/reclaim.py"
+    assert compiled["classify_file"] == f"{task}/spotkit/core/classify.py"
 
     # The control: the default zip, same probe, compiles every one of those modules on import.
     source = _import_from_read_only_task(package.build(RESUBMIT, tmp_path / "src", cache_dir=cache_dir),
                                          tmp_path / "src")
-    assert {f"{source['task']}/app.py", f"{source['task']}/reclaim.py"} <= set(source["compiled"])
+    assert {f"{source['task']}/app.py", f"{source['task']}/spotkit/core/classify.py"} <= set(source["compiled"])
     assert len(source["compiled"]) >= len(compiled["modules"])
     assert not [p for p in Path(source["task"]).rglob("__pycache__")]
 
@@ -327,7 +333,8 @@ def test_file_that_does_not_compile_gets_no_pyc(tmp_path):
     (fdir / "broken.py").write_text("def oops(:\n")
     path = package.build(fdir, tmp_path / "out", compile_for=RUNNING)
     with zipfile.ZipFile(path) as zf:
-        assert zf.namelist() == ["__pycache__/handler.%s.pyc" % TAG, "broken.py", "handler.py"]
+        own = [n for n in zf.namelist() if not n.startswith("spotkit/")]
+        assert own == ["__pycache__/handler.%s.pyc" % TAG, "broken.py", "handler.py"]
 
 
 def test_add_bytecode_matches_a_compiled_build(tmp_path, cache_dir):

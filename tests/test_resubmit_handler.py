@@ -326,7 +326,6 @@ def test_duplicate_delivery_submits_once_with_idempotency_table(resubmit_app, la
 ])
 def test_spotkit_classify_is_the_function_classifier(reason, expected, monkeypatch, resubmit_app):
     import stages
-
     from spotkit import classify
 
     monkeypatch.delenv("SPOTKIT_RECLAIM_PATTERNS", raising=False)

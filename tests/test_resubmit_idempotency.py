@@ -148,8 +148,8 @@ def test_two_failed_jobs_are_two_submissions(resubmit_app, table, ddb, event, ba
     assert len(submit_requests) == 2
     assert sorted(job_ids(batch, batch_resources.job_queue_arn)) == sorted([results[0]["newJobId"],
                                                                         results[1]["newJobId"]])
-    assert [t["spotkit:previous-job-id"] for t in (r["tags"] for r in submit_requests)] == [
-        a["detail"]["jobId"], b["detail"]["jobId"]]
+    assert [t["spotkit:lineage"].split()[-1] for t in (r["tags"] for r in submit_requests)] == [
+        f"previous={a['detail']['jobId']}", f"previous={b['detail']['jobId']}"]
     assert len(_records(ddb)) == 2
 
 

@@ -4,6 +4,9 @@ Covers what only the buffered pipeline does: partial batch failures, duplicates 
 batches, SubmitJob throttling (TooManyRequestsException) with backoff, malformed records, reclaimed
 array children regrouped into one array job, on-demand fallback after K Spot losses, the budget
 alert for a group, and lost SubmitJob responses found again on redelivery.
+
+Every event is AWS-shaped (``tags`` is the ``{"resourceArn": ...}`` placeholder, no ``timeout``) and
+names a job that exists in moto: what it was submitted with comes from DescribeJobs.
 """
 
 from __future__ import annotations
@@ -38,17 +41,32 @@ def table(aws, monkeypatch):
 
 
 @pytest.fixture
-def event(load_event, batch_resources):
-    """``event(job_id=None, name="spot_reclaim", **detail)``: a FAILED event aimed at the moto queue."""
+def event(load_event, batch_resources, batch):
+    """``event(job_id=None, name="spot_reclaim", **detail)``: the AWS-shaped FAILED event of moto job
+    ``job_id`` (e.g. an array child ``parent:N``), or of a new job submitted like the sample when None."""
 
     def _event(job_id: str | None = None, name: str = "spot_reclaim", **detail):
         ev = load_event(name, jobQueue=batch_resources.job_queue_arn,
                         jobDefinition=batch_resources.job_definition_arn, **detail)
-        if job_id:
-            ev["detail"].update(jobId=job_id, jobArn=f"arn:aws:batch:{REGION}:123456789012:job/{job_id}")
+        if job_id is None:
+            job_id = batch.submit_job(jobName=ev["detail"]["jobName"], jobQueue=batch_resources.job_queue_arn,
+                                      jobDefinition=batch_resources.job_definition_arn,
+                                      containerOverrides={"command": ev["detail"]["container"]["command"]},
+                                      tags={"team": "quant"})["jobId"]
+        arn = f"arn:aws:batch:{REGION}:123456789012:job/{job_id}"
+        ev["detail"].update(jobId=job_id, jobArn=arn, tags={"resourceArn": arn})
+        ev["detail"].pop("timeout", None)
+        ev["resources"] = [arn]
         return ev
 
     return _event
+
+
+def resubmissions(batch, queue: str) -> list[dict]:
+    """JobDetails of the jobs in ``queue`` that spotkit submitted (they carry the lineage tag)."""
+    ids = [j["jobId"] for j in all_jobs(batch, queue)]
+    details = [d for i in range(0, len(ids), 100) for d in batch.describe_jobs(jobs=ids[i:i + 100])["jobs"]]
+    return [d for d in details if "spotkit:lineage" in (d.get("tags") or {})]
 
 
 def sqs_batch(*events, receive_count: int = 1, bodies: list[str] | None = None) -> dict:
@@ -90,7 +108,7 @@ def test_same_event_three_times_in_one_batch_and_again_later_submits_once(
 
     assert failed_ids(first) == failed_ids(later) == []
     assert len(submit_requests) == 1
-    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(resubmissions(batch, batch_resources.job_queue_arn)) == 1
     assert emf(capsys) == {"resubmitted": 1, "duplicate": 3}
 
 
@@ -108,9 +126,9 @@ def test_malformed_records_fail_alone_and_the_rest_is_resubmitted(resubmit_app, 
     assert all("DLQ" in e.getMessage() for e in errors)
 
 
-def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event, batch, batch_resources,
+def test_throttled_submit_backs_off_and_submits_once(resubmit_app, batch_api, table, event, batch, batch_resources,
                                                      submit_requests, lambda_context, monkeypatch, capsys):
-    monkeypatch.setattr(resubmit_app, "BACKOFF_BASE_SECONDS", 0.01)
+    monkeypatch.setattr(batch_api, "BACKOFF_BASE_SECONDS", 0.01)
     throttles = []
 
     def _throttle(**_):
@@ -126,7 +144,7 @@ def test_throttled_submit_backs_off_and_submits_once(resubmit_app, table, event,
         resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
 
     assert failed_ids(response) == []
-    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(resubmissions(batch, batch_resources.job_queue_arn)) == 1
     assert emf(capsys) == {"throttled": 3, "resubmitted": 1}
 
 
@@ -143,7 +161,8 @@ def test_throttled_past_the_deadline_returns_the_record_and_loses_nothing(
         raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
                            "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
 
-    ev = sqs_batch(event())
+    failed = event()
+    ev = sqs_batch(failed)
     resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _throttle)
     try:
         response = resubmit_app.handler(ev, Late())
@@ -151,11 +170,11 @@ def test_throttled_past_the_deadline_returns_the_record_and_loses_nothing(
         resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _throttle)
     assert failed_ids(response) == [ev["Records"][0]["messageId"]]
     assert table.scan(TableName=TABLE)["Items"] == []  # claim released
-    assert all_jobs(batch, batch_resources.job_queue_arn) == []
+    assert resubmissions(batch, batch_resources.job_queue_arn) == []
 
-    retry = resubmit_app.handler(sqs_batch(event(), receive_count=2), LambdaContext())
+    retry = resubmit_app.handler(sqs_batch(failed, receive_count=2), LambdaContext())
     assert failed_ids(retry) == []
-    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(resubmissions(batch, batch_resources.job_queue_arn)) == 1
 
 
 @pytest.fixture
@@ -182,10 +201,8 @@ def test_children_reclaimed_together_come_back_as_one_array_job(
     env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
     assert env["SPOTKIT_ARRAY_INDEX_MAP"] == "1,3-5"
     assert "SPOTKIT_ARRAY_INDEX" not in env and not any(n.startswith("AWS_BATCH") for n in env)
-    assert sent["tags"]["team"] == "quant"
-    assert sent["tags"]["spotkit:previous-job-id"] == array_parent
-    assert sent["tags"]["spotkit:original-job-id"] == array_parent
-    assert sent["tags"]["spotkit:resubmission-count"] == "1"
+    assert sent["tags"] == {"team": "quant",
+                            "spotkit:lineage": f"count=1 original={array_parent} previous={array_parent}"}
     metrics = emf(capsys)
     assert metrics["resubmitted"] == 4 and metrics["array-groups"] == 1 and metrics["skipped"] == 1
 
@@ -195,15 +212,19 @@ def test_children_reclaimed_together_come_back_as_one_array_job(
 
 
 def test_child_of_a_regrouped_job_lost_alone_runs_its_original_index(
-        resubmit_app, table, event, array_parent, submit_requests, lambda_context):
-    container = {"environment": [{"name": "SPOTKIT_ARRAY_INDEX_MAP", "value": "1,3-5"},
-                                 {"name": "STRATEGY", "value": "mean-reversion"}],
-                 "command": ["python", "-m", "job"]}
-    regrouped = f"{array_parent}:2"
-    ev = event(regrouped, name="array_child_reclaim", arrayProperties={"index": 2}, container=container)
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context):
+    regrouped = batch.submit_job(
+        jobName="sweep", jobQueue=batch_resources.job_queue_arn, jobDefinition=batch_resources.job_definition_arn,
+        arrayProperties={"size": 4},
+        tags={"spotkit:lineage": f"count=1 original={array_parent} previous={array_parent}"},
+        containerOverrides={"environment": [{"name": "SPOTKIT_ARRAY_INDEX_MAP", "value": "1,3-5"},
+                                            {"name": "STRATEGY", "value": "mean-reversion"}],
+                            "command": ["python", "-m", "job"]})["jobId"]
+    ev = event(f"{regrouped}:2", name="array_child_reclaim", arrayProperties={"index": 2})
     resubmit_app.handler(sqs_batch(ev), lambda_context)
 
     [sent] = submit_requests
+    assert sent["tags"]["spotkit:lineage"] == f"count=2 original={array_parent} previous={regrouped}:2"
     env = {e["name"]: e["value"] for e in sent["containerOverrides"]["environment"]}
     assert env == {"SPOTKIT_ARRAY_INDEX": "4", "STRATEGY": "mean-reversion"}
     assert "arrayProperties" not in sent
@@ -218,13 +239,12 @@ def test_kth_spot_loss_goes_to_the_fallback_queue(resubmit_app, table, event, ba
     monkeypatch.setenv("SPOTKIT_FALLBACK_AFTER_LOSSES", "2")
 
     first = resubmit_app.handler(sqs_batch(event()), lambda_context)
-    [summary] = all_jobs(batch, batch_resources.job_queue_arn)
-    new = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"][0]
-    second = resubmit_app.handler(sqs_batch(event(new["jobId"], tags=new["tags"])), lambda_context)
+    [new] = resubmissions(batch, batch_resources.job_queue_arn)
+    second = resubmit_app.handler(sqs_batch(event(new["jobId"])), lambda_context)
 
     assert failed_ids(first) == failed_ids(second) == []
     assert [s["jobQueue"] for s in submit_requests] == [batch_resources.job_queue_arn, fallback["jobQueueArn"]]
-    assert submit_requests[1]["tags"]["spotkit:resubmission-count"] == "2"
+    assert submit_requests[1]["tags"]["spotkit:lineage"].startswith("count=2 ")
     assert emf(capsys) == {"resubmitted": 2, "fallback": 1}
 
 
@@ -234,7 +254,7 @@ def test_group_past_the_budget_sends_one_alert_with_every_child(
     topic, inbox = alert_topic
     monkeypatch.setenv("SPOTKIT_ALERT_TOPIC_ARN", topic)
     batch.tag_resource(resourceArn=batch.describe_jobs(jobs=[array_parent])["jobs"][0]["jobArn"],
-                       tags={"spotkit:resubmission-count": "3", "spotkit:original-job-id": "root-job"})
+                       tags={"spotkit:lineage": "count=3 original=root-job previous=root-job"})
     response = resubmit_app.handler(sqs_batch(*[child_event(event, array_parent, i) for i in (2, 7)]),
                                     lambda_context)
 
@@ -262,7 +282,9 @@ def _lose_next_submit_response(resubmit_app):
 
 def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch, batch_resources, submit_requests,
                                               lambda_context, monkeypatch):
-    monkeypatch.setattr(resubmit_app, "LOOKUP_DELAYS_SECONDS", ())  # no lookup in the failing invocation
+    import stages
+
+    monkeypatch.setattr(stages, "LOOKUP_DELAYS_SECONDS", ())  # no lookup in the failing invocation
     ev = event()
     undo = _lose_next_submit_response(resubmit_app)
     try:
@@ -274,7 +296,7 @@ def test_lost_response_is_found_on_redelivery(resubmit_app, table, event, batch,
 
     assert failed_ids(retry) == []
     assert len(submit_requests) == 1
-    assert len(all_jobs(batch, batch_resources.job_queue_arn)) == 1
+    assert len(resubmissions(batch, batch_resources.job_queue_arn)) == 1
 
 
 def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
@@ -295,26 +317,27 @@ def test_lost_response_of_an_array_resubmission_is_found_on_redelivery(
     assert len(arrays) == 1
 
 
-def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, table, event, submit_requests, lambda_context,
-                                                           monkeypatch):
-    import time
-
+def test_submit_job_calls_are_paced_at_the_configured_rate(resubmit_app, batch_api, table, event, submit_requests,
+                                                           lambda_context, monkeypatch):
+    """Deterministic: the pacer runs on a fake clock that only moves when the pacer sleeps."""
+    now = [100.0]
+    monkeypatch.setattr(batch_api, "pacer", batch_api.Pacer(clock=lambda: now[0],
+                                                            sleep=lambda s: now.__setitem__(0, now[0] + s)))
     monkeypatch.setenv("SPOTKIT_SUBMIT_JOB_RATE", "20")  # one call per 50 ms
-    monkeypatch.setattr(resubmit_app, "pacer", resubmit_app._Pacer())
     stamps: list[float] = []
-
-    def _stamp(**_):
-        stamps.append(time.monotonic())
-
-    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", _stamp)
-    try:
-        events = [event(f"{i}1111111-1111-4111-8111-111111111111") for i in range(5)]
-        response = resubmit_app.handler(sqs_batch(*events), lambda_context)
-    finally:
-        resubmit_app.batch.meta.events.unregister("before-call.batch.SubmitJob", _stamp)
+    resubmit_app.batch.meta.events.register("before-call.batch.SubmitJob", lambda **_: stamps.append(now[0]))
+    response = resubmit_app.handler(sqs_batch(*[event() for _ in range(5)]), lambda_context)
     assert failed_ids(response) == [] and len(submit_requests) == 5
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert min(gaps) >= 0.045, gaps
+    assert [round(t - 100.0, 6) for t in stamps] == [0.0, 0.05, 0.1, 0.15, 0.2]
+
+
+def test_unpaced_when_no_rate_is_set(batch_api, monkeypatch):
+    slept: list[float] = []
+    pacer = batch_api.Pacer(clock=lambda: 0.0, sleep=slept.append)
+    monkeypatch.delenv("SPOTKIT_SUBMIT_JOB_RATE", raising=False)
+    for _ in range(3):
+        pacer.wait()
+    assert slept == []
 
 
 def test_invalid_submit_job_rate_fails_the_records(resubmit_app, table, event, submit_requests, lambda_context,
@@ -341,6 +364,25 @@ def test_unreadable_parent_tags_fail_the_child_instead_of_guessing_its_lineage(
     retry = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 3), receive_count=2), lambda_context)
     assert failed_ids(retry) == [] and len(submit_requests) == 1
     assert submit_requests[0]["tags"]["team"] == "quant"  # the parent's tags, read on the retry
+
+
+def test_one_describejobs_call_for_a_whole_batch(resubmit_app, table, event, array_parent, submit_requests,
+                                                 lambda_context):
+    """Batch API calls per resubmitted job: one DescribeJobs for the batch (children, their parent and
+    single jobs together), one SubmitJob per job or regrouped array job."""
+    calls: dict[str, int] = {}
+
+    def _count(event_name, **_):
+        calls[event_name.rsplit(".", 1)[-1]] = calls.get(event_name.rsplit(".", 1)[-1], 0) + 1
+
+    resubmit_app.batch.meta.events.register("before-call.batch", _count)
+    try:
+        records = [event() for _ in range(3)] + [child_event(event, array_parent, i) for i in (1, 2)]
+        response = resubmit_app.handler(sqs_batch(*records), lambda_context)
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch", _count)
+    assert failed_ids(response) == []
+    assert calls == {"DescribeJobs": 1, "SubmitJob": 4}
 
 
 def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
