@@ -67,7 +67,7 @@ STRING_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compil
      rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:container-instance/[A-Za-z0-9_-]+/[0-9a-f]{{32}}"),
     # The Spot interruption warning's ARN names the Availability Zone and no account (EC2 User Guide,
     # spot-instance-termination-notices.html); the rebalance recommendation's names region and account.
-    ("ec2-instance-arn", rf"arn:{_PARTITION}:ec2:{_REGION}[a-z]?:(?:{_ACCOUNT})?:instance/i-[0-9a-f]{{8,17}}"),
+    ("ec2-instance-arn", rf"arn:{_PARTITION}:ec2:{_REGION}[a-z]?(?::{_ACCOUNT})?:instance/i-[0-9a-f]{{8,17}}"),
     ("instance-id", r"i-[0-9a-f]{8,17}"),
     ("iam-role-arn", rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/[\w+=,.@/-]+"),
     ("account-id", _ACCOUNT),
