@@ -9,6 +9,7 @@ Every entry goes through the public API (``is_reclaim_reason`` / ``matching_patt
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -123,11 +124,20 @@ def test_doc_check_mode_detects_drift(tmp_path, monkeypatch):
     assert classification_doc.main(["--check"]) == 0
 
 
+@pytest.mark.parametrize("entry", CORPUS, ids=_id)
+def test_every_entry_has_a_checkable_public_source_or_is_marked_synthetic(entry):
+    """A source is a URL or a public repository path; the project's own fixtures and notes are not sources."""
+    assert not re.search(r"spotkit (event )?fixture|tests/events/|reference notes|seed \d+", entry["source"]), entry
+    if not entry.get("synthetic"):
+        assert re.search(r"https?://|github\.com/|awsdocs/|code index", entry["source"]), entry
+
+
 @pytest.mark.parametrize("bad", [
     [{"reason": "x", "field": "statusReason", "source": "s", "decision": "maybe", "why": "w"}],
     [{"reason": "x", "field": "detail", "source": "s", "decision": "skip", "why": "w"}],
     [{"reason": "x", "field": "statusReason", "source": "s", "decision": "skip"}],
     [{"reason": "x", "field": "statusReason", "source": "s", "decision": "skip", "why": "w"}] * 2,
+    [{"reason": "x", "field": "statusReason", "source": "s", "decision": "skip", "why": "w", "synthetic": False}],
 ])
 def test_corpus_loader_rejects_bad_entries(tmp_path, bad):
     path = tmp_path / "corpus.json"

@@ -1,7 +1,8 @@
 """Render docs/classification.md from the audited statusReason corpus.
 
 The corpus (tests/corpus/status_reasons.json) is a list of real AWS Batch / Amazon ECS reason
-strings, each ``{"reason", "field", "source", "decision", "why"}`` with ``field`` one of
+strings, each ``{"reason", "field", "source", "decision", "why"}`` (plus ``"synthetic": true`` for
+an entry with no public capture, its ``source`` saying why it is believed) with ``field`` one of
 ``statusReason`` / ``container.reason`` and ``decision`` one of ``resubmit`` / ``skip``.
 tests/test_classification_corpus.py checks the resubmit function's classifier against every entry
 and that the committed document equals :func:`render` of the corpus.
@@ -43,8 +44,10 @@ def load_corpus(path: Path = CORPUS_FILE) -> list[dict[str, str]]:
         raise ValueError(f"{path}: expected a JSON list")
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or sorted(entry) != sorted(_KEYS):
-            raise ValueError(f"{path}[{i}]: expected exactly the keys {', '.join(_KEYS)}")
+        if not isinstance(entry, dict) or sorted(k for k in entry if k != "synthetic") != sorted(_KEYS):
+            raise ValueError(f"{path}[{i}]: expected exactly the keys {', '.join(_KEYS)} (and optionally synthetic)")
+        if entry.get("synthetic", True) is not True:
+            raise ValueError(f"{path}[{i}]: synthetic, when present, must be true")
         if not all(isinstance(entry[k], str) and entry[k].strip() for k in _KEYS):
             raise ValueError(f"{path}[{i}]: every value must be a non-empty string")
         if entry["field"] not in FIELDS:
@@ -100,7 +103,7 @@ def render(entries: list[dict[str, str]], patterns: tuple[str, ...]) -> str:
     ]
     for i, e in enumerate(entries, 1):
         lines.append(f"| {i} | {_code(e['reason'])} | `{e['field']}` | **{e['decision']}** | "
-                     f"{_cell(e['why'])} | {_cell(e['source'])} |")
+                     f"{_cell(e['why'])} | {'(synthetic) ' if e.get('synthetic') else ''}{_cell(e['source'])} |")
     return "\n".join(lines) + "\n"
 
 
