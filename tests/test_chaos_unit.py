@@ -26,9 +26,7 @@ from spotkit.chaos import fleet as fleetlib
 from spotkit.chaos import state as statelib
 from spotkit.chaos.experiment import (
     TAG_CHAOS_RUN,
-    TAG_COUNT,
-    TAG_ORIGINAL,
-    TAG_PREVIOUS,
+    TAG_LINEAGE,
     ChaosUsageError,
     ExperimentConfig,
     SpotExperiment,
@@ -159,7 +157,6 @@ class DataPlane:
         self.ecs = ecs_backends[DEFAULT_ACCOUNT_ID][REGION]
         self.resubmitted = []
         self.on_step = None
-        self.rename = False  # resubmit under another job name
 
     def _host(self):
         running = [
@@ -202,12 +199,13 @@ class DataPlane:
     def _resubmit(self, job):
         tags = self.batch.list_tags_for_resource(job.arn)
         new = client("batch").submit_job(
-            jobName=job.job_name + ("-again" if self.rename else ""),
+            jobName=job.job_name,
             jobQueue=job.job_queue.arn,
             jobDefinition=job.job_definition.arn,
             containerOverrides={"command": job.container_overrides["command"]},
             retryStrategy={"attempts": 1},
-            tags={**tags, TAG_PREVIOUS: job.job_id, TAG_ORIGINAL: job.job_id, TAG_COUNT: "1"},
+            **({"timeout": job.timeout} if job.timeout else {}),
+            tags={**tags, TAG_LINEAGE: f"count=1 original={job.job_id} previous={job.job_id}"},
         )
         self.resubmitted.append(new["jobId"])
 
@@ -441,7 +439,8 @@ def test_resubmission_is_proven_end_to_end(stack, dirs):
     # the probe job: one attempt only (the Lambda must do the work), tagged with the run id
     probe = submitted[0]
     assert probe["retryStrategy"] == {"attempts": 1}
-    assert probe["tags"] == {TAG_CHAOS_RUN: exp.run_id}
+    assert probe["tags"] == {TAG_CHAOS_RUN: exp.run_id, "spotkit:chaos-owner": "spotkit"}
+    assert probe["timeout"] == {"attemptDurationSeconds": 3600}
     assert probe["containerOverrides"]["command"] == ["sh", "-c", "echo spotkit chaos probe; sleep 600"]
     assert probe["jobQueue"] == stack["outputs"]["job_queue_arn"]
     # cleanup terminated what the experiment created; state file gone; report on disk
@@ -528,7 +527,7 @@ def test_missing_resubmission_fails_but_capacity_is_restored(stack, dirs):
     plane = DataPlane(stack["fleet_id"], stack["cluster"], lambda_resubmit=False)
     report = experiment(stack, dirs, plane, timeout=15).run()
     assert report["passed"] is False
-    assert f"a job tagged {TAG_PREVIOUS}=" in report["failure_reason"]
+    assert f"a job whose {TAG_LINEAGE} tag says previous=" in report["failure_reason"]
     assert report["seconds_to_failure"] is not None and report["recovered_job_id"] is None
     assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
     assert not dirs["state_path"].exists()
@@ -619,16 +618,6 @@ def test_sigterm_after_the_cut_restores_capacity_and_handlers(stack, dirs):
     assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
     assert not dirs["state_path"].exists()
     assert signal.getsignal(signal.SIGTERM) is before
-
-
-def test_renamed_resubmission_is_found_by_the_status_scan(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"])
-    plane.rename = True
-    report = experiment(stack, dirs, plane).run()
-    assert report["passed"], report["failure_reason"]
-    assert report["recovered_job_id"] == plane.resubmitted[0]
-    assert job(report["recovered_job_id"])["jobName"].endswith("-again")
-    assert report["seconds_to_recovery"] - report["seconds_to_failure"] >= 8  # the 10th search call
 
 
 def test_unreadable_outputs_refuse_before_any_change(aws, dirs):

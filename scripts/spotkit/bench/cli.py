@@ -82,10 +82,10 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
 
     \b
     burst   N RUNNING jobs, Spot Fleet target capacity -> 0: seconds until every failed job is
-            resubmitted exactly once (lineage tag spotkit:previous-job-id), SubmitJob calls,
+            resubmitted exactly once (lineage tag spotkit:lineage), SubmitJob calls,
             throttles, ratio to the quota floor N / rate (target <= 1.25).
     calls   Batch API calls the function made during burst, by action, per resubmitted job
-            (target <= 1.0).
+            (target <= 1.01: one DescribeJobs per 100 jobs of a batch, one SubmitJob per job).
     array   an array job with --reclaim children lost with their hosts: SubmitJob calls (far
             below the children reclaimed) and the index maps (each reclaimed index exactly once,
             no survivor).

@@ -2,7 +2,7 @@
 
 * :func:`burst`: N single jobs RUNNING, one Spot capacity cut (fleet TargetCapacity -> 0) -> seconds
   until every failed job has been resubmitted, SubmitJob calls, throttles, and the lineage check
-  (every failed job has exactly one successor tagged ``spotkit:previous-job-id`` = its id). It also
+  (every failed job has exactly one successor whose ``spotkit:lineage`` tag names it as previous). It also
   yields the Batch API calls per resubmitted job (benchmark "calls").
 * :func:`array`: one array job of ``size`` children RUNNING, ``reclaim`` of them lost with the hosts
   they run on -> SubmitJob calls and the index-map check (every reclaimed original index exactly
@@ -37,9 +37,9 @@ from spotkit.bench.stage import (
     fleet_of,
     make_batch_stack,
 )
+from spotkit.core import lineage
 from spotkit.runtime import decode_index_map
 
-TAG_PREVIOUS = "spotkit:previous-job-id"
 INDEX_MAP_ENV = "SPOTKIT_ARRAY_INDEX_MAP"
 INDEX_ENV = "SPOTKIT_ARRAY_INDEX"
 
@@ -126,7 +126,12 @@ def _submit_paced(stage: Stage, count: int, rate: float, make_request: Callable[
 def _successors(stage: Stage, queue_arn: str, exclude: set) -> List[dict]:
     """Every job of the queue (all statuses) not in ``exclude`` that carries the lineage tag."""
     ids = [s["jobId"] for s in stage.list_jobs(queue_arn) if s["jobId"] not in exclude]
-    return [d for d in stage.describe_jobs(ids) if TAG_PREVIOUS in (d.get("tags") or {})]
+    return [d for d in stage.describe_jobs(ids) if _previous(d)]
+
+
+def _previous(detail: dict) -> Optional[str]:
+    """The failed job ``detail`` replaces, from its ``spotkit:lineage`` tag (None: not a resubmission)."""
+    return lineage.previous_job_id(detail.get("tags") or {})
 
 
 # ------------------------------------------------------------------------------ burst
@@ -169,11 +174,11 @@ def burst(stage: Stage, zip_path: Path, settings: PipelineSettings, *, jobs: int
     successors = _successors(stage, stack.queue_arn, originals_set)
     by_previous: Dict[str, List[dict]] = defaultdict(list)
     for d in successors:
-        by_previous[d["tags"][TAG_PREVIOUS]].append(d)
+        by_previous[_previous(d)].append(d)
     lost = sorted(j for j in failed if not by_previous.get(j))
     duplicated = sorted(j for j in failed if len(by_previous.get(j, [])) > 1)
     strays = sorted(p for p in by_previous if p not in failed)
-    created = sorted(d["createdAt"] / 1000.0 for d in successors if d["tags"][TAG_PREVIOUS] in failed)
+    created = sorted(d["createdAt"] / 1000.0 for d in successors if _previous(d) in failed)
     delta = counters_delta(s1, s0)
     calls = delta["function_batch_calls"]
     resubmitted = len(failed) - len(lost)
@@ -292,14 +297,14 @@ def array(stage: Stage, zip_path: Path, settings: PipelineSettings, *, size: int
             size_new = (d.get("arrayProperties") or {}).get("size")
             if size_new != len(indexes):
                 bad_maps.append(f"{d['jobId']}: array size {size_new} but {len(indexes)} indexes in the map")
-            if d["tags"].get(TAG_PREVIOUS) != parent:
-                bad_maps.append(f"{d['jobId']}: previous-job-id {d['tags'].get(TAG_PREVIOUS)} is not the parent")
+            if _previous(d) != parent:
+                bad_maps.append(f"{d['jobId']}: lineage previous {_previous(d)} is not the parent")
             arrays.append({"jobId": d["jobId"], "size": size_new, "map_chars": len(env[INDEX_MAP_ENV])})
             seen.update(indexes)
         elif INDEX_ENV in env:
             singles += 1
             seen[int(env[INDEX_ENV])] += 1
-            if reclaimed.get(int(env[INDEX_ENV])) != d["tags"].get(TAG_PREVIOUS):
+            if reclaimed.get(int(env[INDEX_ENV])) != _previous(d):
                 bad_maps.append(f"{d['jobId']}: previous-job-id is not the child that ran index {env[INDEX_ENV]}")
         else:
             bad_maps.append(f"{d['jobId']}: lineage tag but neither {INDEX_MAP_ENV} nor {INDEX_ENV}")

@@ -42,14 +42,14 @@ from spotkit.aws import JOB_STATUSES
 from spotkit.chaos import fleet as fleetlib
 from spotkit.chaos import state as statelib
 from spotkit.chaos.report import write_report
+from spotkit.core import lineage
+from spotkit.core.lookup import find_successors
 
 ACTIVE_JOB_STATUSES = JOB_STATUSES[:5]
 TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED")
 
 TAG_CHAOS_RUN = "spotkit:chaos-run"
-TAG_PREVIOUS = "spotkit:previous-job-id"
-TAG_ORIGINAL = "spotkit:original-job-id"
-TAG_COUNT = "spotkit:resubmission-count"
+TAG_LINEAGE = lineage.TAG_LINEAGE
 
 HOST_TERMINATED_RE = re.compile(r"^Host EC2 \(instance (?P<instance>i-[0-9a-zA-Z]+)\) terminated\.?$")
 
@@ -177,8 +177,6 @@ class SpotExperiment:
         self.recovery_mode = RECOVERY_NATIVE if config.native_retry else RECOVERY_RESUBMITTED
         self._t0 = clock()
         self._last_status: dict = {}
-        self._rejected_jobs: set = set()
-        self._search_calls = 0
         self._created_jobs: list = []
         self._state: statelib.ChaosState | None = None
         self._cut = False
@@ -337,7 +335,10 @@ class SpotExperiment:
             "jobQueue": self.outputs["job_queue"],
             "jobDefinition": self.outputs["job_definition"],
             "containerOverrides": {"command": probe_command(self.config.probe_seconds)},
-            "tags": {TAG_CHAOS_RUN: self.run_id},
+            # A user tag and a timeout: AWS's FAILED event carries neither (its tags are a resourceArn
+            # placeholder), so finding both on the resubmitted job proves they were read from the job.
+            "tags": {TAG_CHAOS_RUN: self.run_id, "spotkit:chaos-owner": "spotkit"},
+            "timeout": {"attemptDurationSeconds": max(3600, int(self.config.probe_seconds) * 4)},
         }
         if not self.config.native_retry:
             # One attempt only: the resubmission Lambda, not the job definition, must bring it back.
@@ -406,55 +407,40 @@ class SpotExperiment:
         return None
 
     def _find_resubmission(self, original: dict) -> dict | None:
-        """The job on the original's queue tagged ``spotkit:previous-job-id=<original id>``, or None.
-
-        Lists the queue with the JOB_NAME filter (the resubmission keeps the job name; with a filter,
-        ListJobs returns jobs in every status); every 10th call it lists each status instead, in
-        case a resubmission was renamed. Jobs already seen without the tag are not described again.
-        https://docs.aws.amazon.com/batch/latest/APIReference/API_ListJobs.html
-        """
-        batch = self.client("batch")
-        orig_id = original["jobId"]
-        self._search_calls += 1
-        listings = []
-        if original.get("jobName") and self._search_calls % 10 != 0:
-            listings.append({"filters": [{"name": "JOB_NAME", "values": [original["jobName"]]}]})
-        else:
-            listings.extend({"jobStatus": status} for status in JOB_STATUSES)
-        candidates = []
-        for extra in listings:
-            for page in batch.get_paginator("list_jobs").paginate(jobQueue=original["jobQueue"], **extra):
-                for summary in page.get("jobSummaryList", []):
-                    jid = summary["jobId"]
-                    if jid != orig_id and jid not in self._rejected_jobs and jid not in candidates:
-                        candidates.append(jid)
-        for i in range(0, len(candidates), 100):
-            for job in batch.describe_jobs(jobs=candidates[i : i + 100]).get("jobs", []):
-                if (job.get("tags") or {}).get(TAG_PREVIOUS) == orig_id:
-                    return job
-                self._rejected_jobs.add(job["jobId"])
-        return None
+        """The job on the original's queue whose ``spotkit:lineage`` tag names the original as the job
+        it replaces, or None: :func:`spotkit.core.lookup.find_successors`, the lookup the resubmit
+        function itself uses for a submission whose response was lost."""
+        found = find_successors(self.client("batch"), job_queue=original["jobQueue"], job_name=original["jobName"],
+                                since_ms=int(original.get("createdAt") or 0), previous_job_ids={original["jobId"]})
+        return found[0] if found else None
 
     def _check_resubmission(self, original: dict, new: dict) -> list:
-        """Compare the resubmitted job with the original; returns the failed checks' descriptions."""
-        otags = original.get("tags") or {}
-        expected = {
-            TAG_PREVIOUS: original["jobId"],
-            TAG_ORIGINAL: otags.get(TAG_ORIGINAL, original["jobId"]),
-            TAG_COUNT: str(int(otags.get(TAG_COUNT, "0")) + 1),
-        }
-        ntags = new.get("tags") or {}
-        problems = [
-            f"tag {k}={ntags.get(k)!r}, expected {v!r}" for k, v in expected.items() if ntags.get(k) != v
-        ]
+        """Compare the resubmitted job with the original (DescribeJobs of both): lineage, every user tag,
+        job definition, queue, command and timeout. Returns the failed checks' descriptions."""
+        otags, ntags = original.get("tags") or {}, new.get("tags") or {}
+        expected = lineage.of_job(otags, original["jobId"]).successor(original["jobId"])
+        problems = []
+        try:
+            got = lineage.read(ntags, new["jobId"])
+        except lineage.LineageError as exc:
+            got, problems = None, [str(exc)]
+        if got is None or (got.original_job_id, got.previous_job_id, got.count) != \
+                (expected.original_job_id, expected.previous_job_id, expected.count):
+            problems.append(f"tag {TAG_LINEAGE}={ntags.get(TAG_LINEAGE)!r}, expected {lineage.encode(expected)!r}")
+        lost = {k: v for k, v in lineage.user_tags(otags).items() if ntags.get(k) != v}
+        if lost:
+            problems.append(f"user tags not carried over: {lost}")
+        if "resourceArn" in ntags:
+            problems.append("the event's resourceArn placeholder became a tag")
         for field_name, get in (
             ("jobDefinition", lambda j: j.get("jobDefinition")),
             ("jobQueue", lambda j: j.get("jobQueue")),
             ("container.command", lambda j: (j.get("container") or {}).get("command")),
+            ("timeout", lambda j: j.get("timeout")),
         ):
             if get(original) != get(new):
                 problems.append(f"{field_name} {get(new)!r} differs from the original's {get(original)!r}")
-        self.report["resubmission_checks"] = {"expected_tags": expected, "problems": problems}
+        self.report["resubmission_checks"] = {"expected_lineage": lineage.encode(expected), "problems": problems}
         return problems
 
     def _recover_native(self, job_id: str, attempts_before: int) -> None:
@@ -480,7 +466,7 @@ class SpotExperiment:
             "probe",
             "wait-for-resubmitted-job",
             self._poll,
-            f"a job tagged {TAG_PREVIOUS}={original['jobId']} on {original['jobQueue']}",
+            f"a job whose {TAG_LINEAGE} tag says previous={original['jobId']} on {original['jobQueue']}",
             lambda: self._find_resubmission(original),
         )
         self.report["seconds_to_recovery"] = round(self.clock() - self._cut_t, 1)
