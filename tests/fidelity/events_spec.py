@@ -305,9 +305,9 @@ def render_readme() -> str:
         "",
         "What every sample has, as AWS sends it: `resources == [detail.jobArn]`; `detail.tags` is the "
         "placeholder `{\"resourceArn\": ...}` (the job ARN; for an array child the *parent's* ARN, as in the "
-        "captured child event), never the job's tags; no `detail.timeout` (the captured FAILED event has "
-        "none). The job's tags and timeout come from DescribeJobs: a test must give the job (moto / emulator) "
-        "the tags listed under \"job tags\".",
+        "captured child event), never the job's tags; no `detail.timeout` (no captured FAILED event has one; "
+        "whether AWS sends it for a job that has a timeout is not verified). The job's tags and timeout come "
+        "from DescribeJobs: a test must give the job (moto / emulator) the tags listed under \"job tags\".",
         "",
         "`malformed.json` is not generated: it is a FAILED event without `detail.jobQueue`, kept malformed on "
         "purpose.",
