@@ -1,8 +1,9 @@
 """The emulator answers like AWS: payload shapes compared with captured AWS payloads, and the request
 limits AWS documents (each test names its page; docs/emulator.md lists them all).
 
-References are the captures in tests/fidelity/aws/ (each file's provenance is documented there). Shapes
-are compared key by key and type by type at every level (:func:`shape_diff`); values are not.
+References are the captures in tests/fidelity/aws/ (provenance in tests/fidelity/SOURCES.md). Shapes are
+compared key by key, type by type and identifier format by format at every level with
+``fidelity.shapes.compare``; event value relations with ``fidelity.shapes.batch_event_semantics``.
 
 One emulator process for the module (``--time-scale 0.02``: a 60 s attempt timeout fires after 1.2 s).
 """
@@ -19,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import emulator_process
+from fidelity import shapes
 from spotkit.emulator.throttle import SubmitJobThrottle, TooManyRequestsException
 from test_emulator import _name, drain, event_queue, instance_of, wait_job
 
@@ -30,52 +32,8 @@ def capture(name: str) -> dict:
     return json.loads((CAPTURES / name).read_text())
 
 
-# ------------------------------------------------------------------------ shape comparison
-
-def _kind(value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    return type(value).__name__
-
-
-def shape_diff(candidate, reference, path: str = "$", maps: tuple = ()) -> list:
-    """Differences in shape between ``candidate`` and ``reference``: ``["$.a.b: missing", ...]``.
-
-    Dicts must have the same keys (both ways) with values of the same shape; a reference list's
-    elements are alternatives, each candidate element must match one of them (empty lists on either
-    side match any list). ``maps`` are paths of free-form string maps (``$.detail.parameters``):
-    only their type is compared. bool and int are different types.
-    """
-    if _kind(candidate) != _kind(reference):
-        return [f"{path}: {_kind(candidate)} instead of {_kind(reference)}"]
-    if isinstance(reference, dict):
-        if path in maps:
-            return []
-        out = [f"{path}.{k}: missing" for k in reference if k not in candidate]
-        out += [f"{path}.{k}: not in the reference" for k in candidate if k not in reference]
-        for key in reference:
-            if key in candidate:
-                out += shape_diff(candidate[key], reference[key], f"{path}.{key}", maps)
-        return out
-    if isinstance(reference, list) and reference and candidate:
-        out = []
-        for i, item in enumerate(candidate):
-            diffs = [shape_diff(item, ref, f"{path}[{i}]", maps) for ref in reference]
-            if all(diffs):
-                out += min(diffs, key=len)
-        return out
-    return []
-
-
-def test_shape_diff_finds_missing_extra_and_retyped_keys():
-    ref = {"a": 1, "b": {"c": "x"}, "l": [{"k": 1}], "flag": False}
-    assert shape_diff({"a": 2, "b": {"c": "y"}, "l": [{"k": 5}, {"k": 6}], "flag": True}, ref) == []
-    assert shape_diff({"a": 2, "b": {}, "l": [], "flag": 1, "x": 0}, ref) == [
-        "$.x: not in the reference", "$.b.c: missing", "$.flag: int instead of bool"]
-    assert shape_diff({"a": 2, "b": {"c": "y"}, "l": [{"j": 1}], "flag": True}, ref) == [
-        "$.l[0].k: missing", "$.l[0].j: not in the reference"]
+#: Free-form maps whose keys are the user's (job parameters): only their type is compared.
+MAPS = ["detail.parameters", "parameters"]
 
 
 # ------------------------------------------------------------------------------ the emulator
@@ -159,9 +117,6 @@ def _failed_event(aws, stack, job_id: str, url: str) -> dict:
     return failed[0]
 
 
-MAPS = ("$.detail.parameters", "$.parameters", "$.tags")
-
-
 @integration
 def test_failed_event_of_a_container_exit_has_the_captured_shape(aws, stack):
     reference = capture("hls_job_state_change_failure.json")
@@ -170,7 +125,8 @@ def test_failed_event_of_a_container_exit_has_the_captured_shape(aws, stack):
     sub = aws["batch"].submit_job(jobName="test-failure", jobQueue=stack["queue"], jobDefinition=jd,
                                   tags={"team": "data", "spotkit:previous-job-id": "abc"})
     event = _failed_event(aws, stack, sub["jobId"], url)
-    assert shape_diff(event, reference, maps=MAPS) == []
+    assert shapes.compare(event, reference, ignore=MAPS) == []
+    assert shapes.batch_event_semantics(event) == []
     # the event's tags are never the job's tags (AWS: {"resourceArn": <job ARN>}) and carry no timeout
     assert event["detail"]["tags"] == {"resourceArn": sub["jobArn"]}
     assert "timeout" not in event["detail"]
@@ -181,7 +137,8 @@ def test_failed_event_of_a_container_exit_has_the_captured_shape(aws, stack):
 
 @integration
 def test_failed_event_of_a_spot_loss_has_the_captured_shape(aws, stack):
-    reference = capture("hls_job_state_change_failure.json")
+    # derived (SOURCES.md): the captured FAILED event with the captured Spot JobDetail's attempts, no exitCode
+    reference = capture("derived_job_state_change_failed_spot.json")
     jd = _failed_event_definition(aws, stack, ["sh", "-c", "sleep 60"], attempts=1)
     url = event_queue(aws, {"source": ["aws.batch"], "detail": {"jobQueue": [stack["queue"]], "status": ["FAILED"]}})
     sub = aws["batch"].submit_job(jobName="spot-loss", jobQueue=stack["queue"], jobDefinition=jd,
@@ -191,10 +148,11 @@ def test_failed_event_of_a_spot_loss_has_the_captured_shape(aws, stack):
     aws["ec2"].terminate_instances(InstanceIds=[instance])
     event = _failed_event(aws, stack, sub["jobId"], url)
     assert event["detail"]["statusReason"] == f"Host EC2 (instance {instance}) terminated."
-    # A Spot-killed container has no exit code: the captured Spot JobDetail has none, in the
-    # attempt or the container (tests/fidelity/aws/hls_job_detail_failed_spot.json).
-    assert shape_diff(event, reference, maps=MAPS) == ["$.detail.attempts[0].container.exitCode: missing",
-                                                       "$.detail.container.exitCode: missing"]
+    assert shapes.compare(event, reference, ignore=MAPS) == []
+    assert shapes.batch_event_semantics(event) == []
+    # a Spot-killed container has no exit code, in the attempt or the container (captured Spot JobDetail)
+    assert "exitCode" not in event["detail"]["container"]
+    assert "exitCode" not in event["detail"]["attempts"][0]["container"]
     assert event["detail"]["tags"] == {"resourceArn": sub["jobArn"]} and "timeout" not in event["detail"]
     described = aws["batch"].describe_jobs(jobs=[sub["jobId"]])["jobs"][0]
     assert described["timeout"] == {"attemptDurationSeconds": 3600} and described["tags"] == {"team": "data"}
@@ -219,7 +177,7 @@ def test_job_detail_of_a_spot_killed_job_with_three_attempts_has_the_captured_sh
         aws["ec2"].terminate_instances(InstanceIds=[lost[-1]])
     job, _ = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] == "FAILED")
     assert [a["statusReason"] for a in job["attempts"]] == [f"Host EC2 (instance {i}) terminated." for i in lost]
-    assert shape_diff(job, reference, maps=("$.parameters", "$.tags")) == []
+    assert shapes.compare(job, reference, ignore=MAPS) == []
     assert job["container"]["resourceRequirements"] == [] and job["container"]["vcpus"] == 2
 
 
@@ -244,7 +202,8 @@ def test_array_child_event_names_the_parent_in_tags_and_has_the_captured_shape(a
     assert event["detail"]["tags"] == {"resourceArn": sub["jobArn"]}  # the parent's ARN, not the child's
     assert event["detail"]["arrayProperties"] == {"index": 1, "statusSummary": {}}
     assert event["detail"]["retryStrategy"] == {"attempts": 2, "evaluateOnExit": []}
-    assert shape_diff(event, reference, maps=MAPS) == []
+    assert shapes.compare(event, reference, ignore=MAPS) == []
+    assert shapes.batch_event_semantics(event) == []
 
 
 # ------------------------------------------------------------------- request validation
@@ -382,7 +341,8 @@ def test_describe_jobs_takes_at_most_100_ids(aws, raw_batch, stack, jd):
     real = aws["batch"].submit_job(jobName="d", jobQueue=stack["queue"], jobDefinition=jd)["jobId"]
     ids = [real] + [str(uuid.uuid4()) for _ in range(99)]
     assert [j["jobId"] for j in aws["batch"].describe_jobs(jobs=ids)["jobs"]] == [real]
-    _refused(raw_batch.describe_jobs, jobs=ids + [str(uuid.uuid4())])
+    message = _refused(raw_batch.describe_jobs, jobs=ids + [str(uuid.uuid4())])
+    assert message.startswith("Error executing request, Exception : Maximum number of jobs supported is  100 .")
 
 
 @integration

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from dataclasses import dataclass, field
 from itertools import cycle
 from typing import Dict, List, Optional, Set
@@ -129,6 +130,12 @@ class Capacity:
 
     def _register(self, ce, instance, fleet_id: Optional[str]) -> None:
         ci = self.ecs.register_container_instance(ce.ecs_name, instance.id)
+        # ECS container instance ids are 32 hex digits (the ARNs in every capture in tests/fidelity/aws/);
+        # moto makes a dashed UUID: re-key the instance under an AWS-shaped id
+        instances = self.ecs.container_instances[ce.ecs_name.split("/")[-1]]
+        instances.pop(ci.container_instance_arn.split("/")[-1], None)
+        ci.id = uuid.uuid4().hex  # the ARN is derived from it
+        instances[ci.container_instance_arn.split("/")[-1]] = ci
         vcpus, memory = type_capacity(instance.instance_type)
         self.hosts[instance.id] = Host(
             instance_id=instance.id, ce_arn=ce.arn, instance_type=instance.instance_type,

@@ -39,6 +39,7 @@ import re
 import signal
 import subprocess
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -164,8 +165,9 @@ class JobEngine:
         task_id = f"{job.job_id.replace(':', '-')}-{attempt_no}"
         ce = self.batch.get_compute_environment(host.ce_arn)
         sk["containerInstanceArn"] = host.container_instance_arn
-        sk["taskArn"] = f"arn:aws:ecs:{self.batch.region_name}:{self.batch.account_id}:task/{ce.ecs_name}/{task_id}"
-        sk["logStreamName"] = f"{job.job_definition.name}/default/{task_id}"
+        ecs_task_id = uuid.uuid4().hex  # 32 hex digits, as ECS task ids are (tests/fidelity/aws/ captures)
+        sk["taskArn"] = f"arn:aws:ecs:{self.batch.region_name}:{self.batch.account_id}:task/{ce.ecs_name}/{ecs_task_id}"
+        sk["logStreamName"] = f"{job.job_definition.name}/default/{ecs_task_id}"
         sk["exitCode"] = sk["reason"] = None
         job.job_started_at = datetime.now()
         job.job_stopped = False

@@ -66,6 +66,7 @@ import copy
 import json
 import re
 import threading
+import uuid
 from datetime import datetime
 from typing import Any, Callable, Optional
 
@@ -436,7 +437,9 @@ def install() -> None:
     def describejobs(self) -> str:
         jobs = self._get_param("jobs") or []
         if len(jobs) > MAX_DESCRIBE_JOBS:
-            raise ClientException(f"jobs: at most {MAX_DESCRIBE_JOBS} job IDs per DescribeJobs call, got {len(jobs)}")
+            # text as a public SDK log shows it (tests/fidelity/aws/submit_job_errors.json), double space included
+            raise ClientException("Error executing request, Exception : Maximum number of jobs supported is  "
+                                  f"{MAX_DESCRIBE_JOBS} ., RequestId: {uuid.uuid4()}")
         return original_describe_jobs(self)
 
     batch_responses.BatchResponse.describejobs = describejobs
