@@ -332,11 +332,14 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"]
   }
 
-  # DescribeJobs (array parents' tags) and ListJobs (on a redelivered record, find the submission
-  # whose response was lost) support no resource-level permissions: "*" is the only valid resource.
+  # DescribeJobs (the failed jobs and their array parents: tags, lineage, timeout -- AWS's events
+  # carry none of them), ListJobs (on a redelivered record, find the submission whose response was
+  # lost) and DescribeJobDefinitions (a deregistered revision: find the latest ACTIVE one) support
+  # no resource-level permissions: "*" is the only valid resource (Service Authorization Reference,
+  # AWS Batch).
   statement {
     sid       = "DescribeAndListJobs"
-    actions   = ["batch:DescribeJobs", "batch:ListJobs"]
+    actions   = ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobDefinitions"]
     resources = ["*"]
   }
 
