@@ -78,6 +78,7 @@ def _stats(emulator) -> dict:
     return json.loads((emulator.work_dir / "stats.json").read_text())
 
 
+@pytest.mark.integration  # starts an emulator process
 def test_submit_job_over_the_rate_is_answered_with_too_many_requests(aws, emulator):
     stack = _stack(aws)
     no_retry = _clients(emulator, retries={"total_max_attempts": 1})["batch"]
@@ -105,6 +106,7 @@ def test_submit_job_over_the_rate_is_answered_with_too_many_requests(aws, emulat
     assert stats["rate_per_second"] == RATE
 
 
+@pytest.mark.integration  # starts an emulator process
 def test_sdk_standard_retry_treats_it_as_throttling(aws, emulator):
     stack = _stack(aws)
     batch = _clients(emulator, retries={"mode": "standard", "max_attempts": 10})["batch"]
