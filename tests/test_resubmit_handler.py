@@ -331,3 +331,30 @@ def test_spotkit_classify_is_the_function_classifier(reason, expected, monkeypat
     monkeypatch.delenv("SPOTKIT_RECLAIM_PATTERNS", raising=False)
     assert classify.is_reclaim_reason(reason) is expected
     assert stages.classify is classify.classify  # one core, not a copy loaded from a path
+
+
+@pytest.mark.parametrize("name, decision", [
+    ("docs_job_state_change_sample.json", "skipped_not_failed"),
+    ("hls_job_state_change_failure.json", "skipped_not_reclaim"),
+    ("derived_job_state_change_failed_spot.json", "resubmitted"),
+    ("public_array_child_succeeded.json", "skipped_not_failed"),
+    ("docs_ec2_spot_interruption_warning_sample.json", "skipped_not_batch_event"),
+    ("docs_ec2_rebalance_recommendation_sample.json", "skipped_not_batch_event"),
+])
+def test_the_function_decides_right_on_every_captured_aws_event(resubmit_app, lambda_context, batch, batch_resources,
+                                                                 name, decision):
+    """Captured payloads (tests/fidelity/SOURCES.md), each pointed at a real moto job so DescribeJobs
+    answers as it would on AWS."""
+    from fidelity import load_capture
+
+    event = load_capture(name)
+    if event.get("source") == "aws.batch":
+        job = batch.submit_job(jobName="captured", jobQueue=batch_resources.job_queue_arn,
+                               jobDefinition=batch_resources.job_definition_arn, tags={"team": "quant"},
+                               timeout={"attemptDurationSeconds": 600})
+        event = event_of(event, {**batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]})
+    result = resubmit_app.handler(event, lambda_context)
+    assert result["decision"] == decision
+    if decision == "resubmitted":
+        new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
+        assert new["tags"]["team"] == "quant" and new["timeout"] == {"attemptDurationSeconds": 600}
