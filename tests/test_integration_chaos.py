@@ -214,6 +214,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     children come back as one array job, and each new child reads its original index with
     ``python -m spotkit.runtime index``."""
     from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.core import lineage
 
     run, _, _, clients = stage
     batch, ec2, ecs = clients["batch"], clients["ec2"], clients["ecs"]
@@ -247,7 +248,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
         def successors():
             ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
                 {"name": "JOB_NAME", "values": ["spotkit-array-reclaim"]}])["jobSummaryList"]]
-            jobs = [j for j in described(ids) if j["tags"].get("spotkit:previous-job-id") == parent]
+            jobs = [j for j in described(ids) if lineage.previous_job_id(j["tags"]) == parent]
             covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
             return jobs if covered >= size else None
 
@@ -258,8 +259,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
 
     assert len(new_jobs) < size, "children reclaimed together must be regrouped, not resubmitted one by one"
     for job in new_jobs:
-        assert job["tags"]["spotkit:resubmission-count"] == "1"
-        assert job["tags"]["spotkit:original-job-id"] == parent
+        assert lineage.read(job["tags"], job["jobId"]) == lineage.Lineage(parent, parent, 1)
     final = _wait("the regrouped children to finish", lambda: (lambda js: js if all(
         j["status"] in ("SUCCEEDED", "FAILED") for j in js) else None)(described([j["jobId"] for j in new_jobs])),
         timeout=180)
@@ -271,6 +271,55 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
         resolved += [int((tmp_path / f"{i}.idx").read_text()) for i in ids]
     assert sorted(resolved) == list(range(size))
     assert described([parent])[0]["status"] == "FAILED"  # the parent itself is never resubmitted
+
+
+def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_one_with_all_its_tags(stage):
+    """AWS-shaped events (tags = resourceArn placeholder, no timeout) from the emulator, the deployed
+    function with its role's permissions: a job with 49 user tags and a timeout, running on revision N,
+    whose revision is deregistered by a deploy (N+1 registered) and then loses its Spot host, comes
+    back on N+1 with all 49 tags, its timeout, and the lineage tag recording the move."""
+    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.core import lineage
+
+    run, _, _, clients = stage
+    batch, ec2, ecs = clients["batch"], clients["ec2"], clients["ecs"]
+    outputs = json.loads(run("tf", "outputs", "--env", "local").stdout)
+    values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+    old = batch.describe_job_definitions(jobDefinitions=[values["job_definition_arn"]])["jobDefinitions"][0]
+    user_tags = {f"team-{i:02d}": f"value-{i}" for i in range(49)}
+    job = batch.submit_job(jobName="spotkit-revision-moved", jobQueue=values["job_queue_arn"],
+                           jobDefinition=old["jobDefinitionArn"], retryStrategy={"attempts": 1},
+                           timeout={"attemptDurationSeconds": 3600}, tags=user_tags,
+                           containerOverrides={"command": ["sh", "-c", "sleep 600"]})["jobId"]
+    _wait("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
+    # A deploy: Terraform registers revision N+1 and deregisters N while the job runs.
+    new_arn = batch.register_job_definition(
+        jobDefinitionName=old["jobDefinitionName"], type=old["type"], containerProperties=old["containerProperties"],
+        **({"retryStrategy": old["retryStrategy"]} if old.get("retryStrategy") else {}))["jobDefinitionArn"]
+    batch.deregister_job_definition(jobDefinition=old["jobDefinitionArn"])
+    instance = instance_of_job(batch, ecs, batch.describe_jobs(jobs=[job])["jobs"][0],
+                               [values["compute_environment_arn"]])
+    fleet = fleet_of_instance(ec2, instance)
+    ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet.fleet_request_id, TargetCapacity=0)
+    try:
+        def successor():
+            ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
+                {"name": "JOB_NAME", "values": ["spotkit-revision-moved"]}])["jobSummaryList"]]
+            found = [j for j in batch.describe_jobs(jobs=ids)["jobs"] if lineage.previous_job_id(j["tags"]) == job]
+            return found[0] if found else None
+
+        new = _wait("the job resubmitted on the latest ACTIVE revision", successor, timeout=120)
+    finally:
+        restore_capacity(ec2, fleet.fleet_request_id, fleet.target_capacity)
+        batch.deregister_job_definition(jobDefinition=new_arn)  # leave only what Terraform destroys
+    assert batch.describe_jobs(jobs=[job])["jobs"][0]["statusReason"].startswith("Host EC2 (instance i-")
+    assert new["jobDefinition"] == new_arn
+    assert new["timeout"] == {"attemptDurationSeconds": 3600}
+    assert {k: v for k, v in new["tags"].items() if k != lineage.TAG_LINEAGE} == user_tags
+    revision = int(old["jobDefinitionArn"].rsplit(":", 1)[1])
+    assert lineage.read(new["tags"], new["jobId"]) == lineage.Lineage(job, job, 1, revision_from=revision)
+    assert "resourceArn" not in new["tags"]
+    batch.terminate_job(jobId=new["jobId"], reason="test done")
 
 
 def test_destroy_leaves_nothing_behind(stage):
