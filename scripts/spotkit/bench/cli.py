@@ -24,20 +24,20 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _cold_import_compiled(zip_path: Path, runs: int, echo) -> dict:
-    """The import benchmark on ``zip_path`` plus pycs for this Python (``spotkit package --compile-for``)."""
+def _cold_start_compiled(zip_path: Path, runs: int, echo) -> dict:
+    """The cold-start benchmark on ``zip_path`` plus pycs for this Python (``spotkit package --compile-for``)."""
     import tempfile
 
     from spotkit import package
-    from spotkit.bench import scenarios
+    from spotkit.bench import coldstart
 
     runtime = package.running_runtime()
     echo(f"import: the same zip with bytecode for {runtime} (spotkit package --compile-for {runtime})")
     try:
         with tempfile.TemporaryDirectory(prefix="spotkit-bench-pyc-") as tmp:
             compiled, _ = package.add_bytecode(zip_path, Path(tmp) / zip_path.name, runtime)
-            return {**scenarios.cold_import(compiled, runs=runs), "compile_for": runtime}
-    except (scenarios.BenchError, package.PackageError) as exc:
+            return {**coldstart.cold_start(compiled, runs=runs), "compile_for": runtime}
+    except (coldstart.ColdStartError, package.PackageError) as exc:
         return {"error": str(exc)}
 
 
@@ -64,7 +64,7 @@ def _cold_import_compiled(zip_path: Path, runs: int, echo) -> dict:
 @click.option("--array-instance-type", default="m6i.32xlarge", show_default=True,
               help="array: Spot instance type (needs at least --children-per-host vCPUs).")
 @click.option("--import-runs", type=click.IntRange(min=1), default=7, show_default=True,
-              help="import: fresh interpreters to time (the median is reported).")
+              help="import: cold starts to time per zip (median, min and max are reported).")
 @click.option("--timeout", type=click.FloatRange(min=10), default=900, show_default=True,
               help="Seconds allowed for each wait (jobs RUNNING, every record handled).")
 @click.option("--port", type=int, default=None, show_default="a free port",
@@ -89,8 +89,13 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
     array   an array job with --reclaim children lost with their hosts: SubmitJob calls (far
             below the children reclaimed) and the index maps (each reclaimed index exactly once,
             no survivor).
-    import  cold `import app` from the extracted zip, median (target <= 300 ms); for a source-only
-            zip, also the same zip with bytecode for this Python (spotkit package --compile-for).
+    import  cold start: a fresh `python -S` per run with the extracted zip and the runtime's boto3
+            only; `import app`, then the Lambda context and app.handler(<SQS batch of one
+            AWS-shaped Spot-loss record>) returning, its DescribeJobs, idempotency claim and
+            SubmitJob made against a local moto server. Median, min and max of "import",
+            "first record" and their sum "init" (target <= 300 ms), wall clock and CPU; where
+            the time goes (one extra run under -X importtime); for a source-only zip, also the
+            same zip with bytecode for this Python (spotkit package --compile-for).
 
     Each of burst and array runs in its own emulator (`--execution hold`: jobs stay RUNNING
     without a process) on a free port, with the pipeline built as modules/spot-resubmit builds it:
@@ -145,7 +150,9 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
                 b = results["burst"]
                 results["calls"] = {"by_action": b["function_batch_calls_by_action"],
                                     "total": b["function_batch_calls"], "resubmitted": b["resubmitted"],
-                                    "per_resubmitted_job": b["batch_calls_per_resubmitted_job"]}
+                                    "per_resubmitted_job": b["batch_calls_per_resubmitted_job"],
+                                    "per_resubmitted_job_by_action": b["batch_calls_per_resubmitted_job_by_action"],
+                                    "check": b["calls_check"]}
             except (scenarios.BenchError, click.ClickException) as exc:
                 results["burst"] = {"error": str(getattr(exc, "message", exc))}
         if "array" in selected:
@@ -158,13 +165,15 @@ def bench_cmd(only, jobs, array_size, reclaim, children_per_host, batch_size, wi
             except (scenarios.BenchError, ValueError, click.ClickException) as exc:
                 results["array"] = {"error": str(getattr(exc, "message", exc))}
         if "import" in selected:
-            echo(f"import: {import_runs} fresh interpreters importing app from {zip_path}")
+            from spotkit.bench import coldstart
+
+            echo(f"import: {import_runs} cold starts (import app + the first record) from {zip_path}")
             try:
-                results["import"] = scenarios.cold_import(zip_path, runs=import_runs)
-            except scenarios.BenchError as exc:
+                results["import"] = coldstart.cold_start(zip_path, runs=import_runs, breakdown=True)
+            except coldstart.ColdStartError as exc:
                 results["import"] = {"error": str(exc)}
             if "error" not in results["import"] and not results["import"]["has_bytecode"]:
-                results["import"]["compiled"] = _cold_import_compiled(zip_path, import_runs, echo)
+                results["import"]["compiled"] = _cold_start_compiled(zip_path, import_runs, echo)
     except KeyboardInterrupt:
         interrupted = True
         echo("interrupted: the bench emulator was stopped; partial results follow")

@@ -7,7 +7,7 @@
 * :func:`array`: one array job of ``size`` children RUNNING, ``reclaim`` of them lost with the hosts
   they run on -> SubmitJob calls and the index-map check (every reclaimed original index exactly
   once across the resubmitted jobs' ``SPOTKIT_ARRAY_INDEX_MAP`` / ``SPOTKIT_ARRAY_INDEX``, no survivor).
-* :func:`cold_import`: fresh interpreters importing ``app`` from the extracted zip.
+* the cold start (``import``): :mod:`spotkit.bench.coldstart`.
 
 Times are wall-clock seconds on this machine; "resubmitted at" is the new job's ``createdAt`` as the
 emulator recorded it, so the polling period does not blur the measurement.
@@ -16,14 +16,9 @@ emulator recorded it, so the polling period does not blur the measurement.
 from __future__ import annotations
 
 import math
-import os
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -62,6 +57,35 @@ def counters_delta(s1: dict, s0: dict) -> dict:
                              {k: v for k, v in (s0.get("submit_job") or {}).items() if k in ("accepted", "throttled")}),
         "sqs_event_sources": _delta(s1.get("sqs_event_sources") or {}, s0.get("sqs_event_sources") or {}),
     }
+
+
+def check_calls(calls: Dict[str, int], submit_job: Dict[str, int], esm: Dict[str, int]) -> dict:
+    """Cross-check the function's Batch calls (the emulator's ``lambda`` caller counters, by action)
+    against the emulator's other counters, for a run where every record is a single job's reclaim.
+
+    * SubmitJob: the function's calls == accepted + throttled SubmitJob calls counted by the quota
+      (nobody else submits during the measured window);
+    * DescribeJobs: one per 100 records of each invocation, so ``batches`` <= DescribeJobs <=
+      ``batches + (records - batches) // 100`` (``batches`` invocations delivered ``records`` records,
+      redeliveries included).
+
+    Returns:
+        ``{"describe_jobs": n, "describe_jobs_bounds": [low, high], "submit_job_counted": n,
+        "problems": [str]}`` (``problems`` empty when consistent).
+    """
+    problems = []
+    submitted = int(submit_job.get("accepted", 0)) + int(submit_job.get("throttled", 0))
+    if calls.get("SubmitJob", 0) != submitted:
+        problems.append(f"the function's SubmitJob calls ({calls.get('SubmitJob', 0)}) differ from the quota's "
+                        f"accepted + throttled ({submitted})")
+    batches, records = int(esm.get("batches", 0)), int(esm.get("records", 0))
+    low, high = batches, batches + max(records - batches, 0) // 100
+    describe = calls.get("DescribeJobs", 0)
+    if not low <= describe <= high:
+        problems.append(f"DescribeJobs {describe} outside [{low}, {high}] for {batches} invocations of {records} "
+                        "records (one per 100 records of an invocation)")
+    return {"describe_jobs": describe, "describe_jobs_bounds": [low, high], "submit_job_counted": submitted,
+            "problems": problems}
 
 
 def _env(detail: dict) -> Dict[str, str]:
@@ -183,6 +207,7 @@ def burst(stage: Stage, zip_path: Path, settings: PipelineSettings, *, jobs: int
     calls = delta["function_batch_calls"]
     resubmitted = len(failed) - len(lost)
     seconds = (created[-1] - t_cut) if created and not lost else None
+    calls_check = check_calls(calls, delta["submit_job"], delta["sqs_event_sources"])
     floor = jobs / submit_job_rate if submit_job_rate > 0 else None
     return {
         "jobs": jobs,
@@ -208,9 +233,13 @@ def burst(stage: Stage, zip_path: Path, settings: PipelineSettings, *, jobs: int
         "function_batch_calls_by_action": calls,
         "function_batch_calls": sum(calls.values()),
         "batch_calls_per_resubmitted_job": round(sum(calls.values()) / resubmitted, 3) if resubmitted else None,
+        "batch_calls_per_resubmitted_job_by_action": {k: round(v / resubmitted, 4) for k, v in calls.items()}
+        if resubmitted else {},
+        "calls_check": calls_check,
         "event_source_mapping": delta["sqs_event_sources"],
         "dlq_messages": stage.queue_depth(pipeline.dlq_url),
-        "correct": bool(failed) and len(failed) == jobs and not lost and not duplicated and not strays,
+        "correct": bool(failed) and len(failed) == jobs and not lost and not duplicated and not strays
+        and not calls_check["problems"],
     }
 
 
@@ -345,72 +374,3 @@ def array(stage: Stage, zip_path: Path, settings: PipelineSettings, *, size: int
         "correct": (len(reclaimed) == reclaim and not missing and not twice and not survivors_rerun
                     and not unknown and not bad_maps),
     }
-
-
-# ----------------------------------------------------------------------------- import
-
-IMPORT_PROBE = ("import sys, time\n"
-                "sys.path[:0] = sys.argv[1:]\n"
-                "t = time.perf_counter()\n"
-                "import app  # noqa\n"
-                "print(time.perf_counter() - t)\n")
-#: What the Lambda Python runtime provides besides the standard library (boto3 and its dependencies).
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
-
-
-def _runtime_dir(dest: Path) -> Path:
-    """A folder holding (symlinks to) only :data:`RUNTIME_PACKAGES` from this interpreter's
-    site-packages: the stand-in for the runtime's ``/var/runtime``, so that packages the developer
-    venv has and Lambda lacks (moto, aws-xray-sdk, ...) cannot be imported."""
-    import importlib.util
-
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in RUNTIME_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin:
-            continue
-        origin = Path(spec.origin)
-        src = origin.parent if origin.name == "__init__.py" else origin
-        (dest / src.name).symlink_to(src, target_is_directory=src.is_dir())
-    return dest
-
-
-def cold_import(zip_path: Path, runs: int = 7, python: Optional[str] = None) -> dict:
-    """Benchmark 4: median seconds for a fresh interpreter to ``import app`` from the extracted zip.
-
-    Like a Lambda cold start: ``python -S`` (no developer site-packages) with the zip root first on
-    ``sys.path``, then only what the Lambda runtime ships (:data:`RUNTIME_PACKAGES`, precompiled, as
-    in the runtime); ``AWS_REGION``/``AWS_DEFAULT_REGION`` and the function's Powertools variables
-    set; no ``__pycache__`` written next to the code (``/var/task`` is read-only, so the zip's own
-    modules compile from source on every cold start unless the zip ships ``.pyc`` files). Each run
-    extracts the zip afresh. ``has_bytecode`` in the result: the zip holds ``.pyc`` files.
-
-    Raises:
-        BenchError: an import failed (its stderr is in the message).
-    """
-    python = python or sys.executable
-    with zipfile.ZipFile(zip_path) as zf:
-        has_bytecode = any(name.endswith(".pyc") for name in zf.namelist())
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "AWS_REGION": "us-east-1",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_LAMBDA_FUNCTION_NAME": "spotkit-resubmit", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-           "POWERTOOLS_SERVICE_NAME": "spotkit-resubmit", "POWERTOOLS_METRICS_NAMESPACE": "spotkit",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    samples = []
-    with tempfile.TemporaryDirectory(prefix="spotkit-runtime-") as rt:
-        runtime = _runtime_dir(Path(rt) / "runtime")
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory(prefix="spotkit-import-") as tmp:
-                with zipfile.ZipFile(zip_path) as zf:
-                    zf.extractall(tmp)
-                proc = subprocess.run([python, "-S", "-c", IMPORT_PROBE, tmp, str(runtime)], cwd=tmp, env=env,
-                                      capture_output=True, text=True, timeout=120)
-                if proc.returncode != 0:
-                    raise BenchError(f"import app failed:\n{proc.stderr[-2000:]}")
-                samples.append(float(proc.stdout.strip().splitlines()[-1]))
-    return {"runs": runs, "python": subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                                  capture_output=True, text=True).stdout.strip(),
-            "runtime_packages": list(RUNTIME_PACKAGES), "has_bytecode": has_bytecode,
-            "samples_ms": [round(s * 1000, 1) for s in samples],
-            "median_ms": round(statistics.median(samples) * 1000, 1),
-            "min_ms": round(min(samples) * 1000, 1), "max_ms": round(max(samples) * 1000, 1)}
