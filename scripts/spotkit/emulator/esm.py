@@ -231,6 +231,9 @@ class SqsEventSourcePoller:
                           esm.event_source_arn if queue is None else esm.function_arn)
             return
         self._missing.discard(esm.uuid)
+        gate = getattr(self, "gate", None)  # the execution role may read the queue (spotkit.emulator.iam)
+        if gate is not None and not gate(esm, fn, queue):
+            return
         with self._lock:
             state = self._state.setdefault(esm.uuid, _Mapping())
         limit = self._concurrency(esm, fn)

@@ -101,8 +101,10 @@ class LambdaRunner:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            # The execution role's temporary credentials when the emulator enforces IAM
+            # (spotkit.emulator.iam.Enforcer.credentials_for), else the unrestricted test keys.
+            **(self.credentials(fn) if getattr(self, "credentials", None) else
+               {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}),
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),

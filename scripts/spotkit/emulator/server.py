@@ -51,6 +51,9 @@ class EmulatorConfig:
         time_scale: TEST-STAGE clock knob, applied to attempt deadlines (``attemptDurationSeconds``)
             and the stop grace only: 0.02 makes AWS's minimum 60 s timeout fire after 1.2 s. 1.0 is
             AWS's clock; nothing else (dwell, boot, Lambda backoff) is scaled.
+        iam: ``enforce`` (default; env ``SPOTKIT_EMULATOR_IAM``): functions run with their execution
+            role's credentials and their requests are checked against its identity policies
+            (:mod:`spotkit.emulator.iam`); ``off``: functions get the unrestricted test keys.
     """
 
     port: int = 4566
@@ -69,6 +72,7 @@ class EmulatorConfig:
     stats_seconds: float = 1.0
     stop_timeout_seconds: float = 30.0
     time_scale: float = 1.0
+    iam: str = field(default_factory=lambda: os.environ.get("SPOTKIT_EMULATOR_IAM", "enforce"))
     work_dir: Path = field(default_factory=lambda: STATE_DIR / "emulator")
 
     @property
@@ -107,6 +111,7 @@ class Emulator:
         self.batch_calls = None
         self._uncount = None
         self.poller = None
+        self.iam = None
         self._last_stats: dict = {}
         self._stats_due = 0.0
 
@@ -149,6 +154,12 @@ class Emulator:
         self._uncount = count_batch_calls(self.batch_calls)
         self.poller = SqsEventSourcePoller(lambda_backends[acct][region], sqs_backends[acct][region], runner, region,
                                            poll_seconds=cfg.esm_poll_seconds)
+        if cfg.iam == "enforce":
+            from spotkit.emulator.iam import Enforcer
+
+            self.iam = Enforcer(acct, region).install()
+            runner.credentials = self.iam.credentials_for
+            self.poller.gate = self.iam.event_source_gate
         job_env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -167,8 +178,8 @@ class Emulator:
         self._thread = threading.Thread(target=self._loop, name="batch-data-plane", daemon=True)
         self._thread.start()
         self.poller.start()
-        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s, SubmitJob rate %s/s)",
-                 cfg.endpoint, region, acct, cfg.execution, cfg.submit_job_rate or "unlimited")
+        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s, SubmitJob rate %s/s, IAM %s)",
+                 cfg.endpoint, region, acct, cfg.execution, cfg.submit_job_rate or "unlimited", cfg.iam)
         return self
 
     def _loop(self) -> None:
@@ -225,6 +236,8 @@ class Emulator:
             self.dispatcher.shutdown()
         if self.server:
             self.server.stop()
+        if self.iam:
+            self.iam.uninstall()
         if self.throttle:
             from spotkit.emulator import patches
 
@@ -256,6 +269,9 @@ def main(argv=None) -> int:
                         help="SIGTERM to SIGKILL grace of a timed-out or terminated attempt, seconds (ECS: 30)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="TEST STAGE: multiply attempt timeouts and the stop grace by this (0.02: 60 s -> 1.2 s)")
+    parser.add_argument("--iam", choices=["enforce", "off"], default=os.environ.get("SPOTKIT_EMULATOR_IAM", "enforce"),
+                        help="enforce: functions run with their execution role's permissions (default; env "
+                             "SPOTKIT_EMULATOR_IAM); off: functions get unrestricted test keys")
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be > 0")
@@ -267,7 +283,7 @@ def main(argv=None) -> int:
                          scale_delay_seconds=args.scale_delay_seconds, boot_seconds=args.boot_seconds,
                          lambda_backoff_seconds=args.lambda_backoff_seconds,
                          submit_job_rate=args.submit_job_rate, stop_timeout_seconds=args.stop_timeout_seconds,
-                         time_scale=args.time_scale)
+                         time_scale=args.time_scale, iam=args.iam)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     emulator = Emulator(cfg)
