@@ -142,6 +142,9 @@ def _queue(sqs, **attributes):
 
 def _function(aws, source: str, env: dict) -> str:
     role = aws["iam"].create_role(RoleName=_name("fn"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # the emulator enforces the execution role's policies (docs/emulator.md, "IAM"): allow what the handler calls
+    aws["iam"].put_role_policy(RoleName=role.split("/")[-1], PolicyName="sqs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}))
     return aws["lambda"].create_function(FunctionName=_name("fn"), Runtime="python3.11", Role=role,
                                          Handler="app.handler", Code={"ZipFile": _zip(source)},
                                          Environment={"Variables": env})["FunctionName"]
