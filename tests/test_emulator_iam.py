@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import REGION, free_port
 from spotkit.emulator import iam
+from test_integration_chaos import stage  # noqa: F401  (module-scoped: Terraform applied once here)
 
 ACCOUNT = "123456789012"
 
@@ -274,7 +275,83 @@ def test_event_source_mapping_gate_needs_the_queue_reads_and_the_keys_decrypt(se
 
 
 # ------------------------------------------------------------------ the deployed function (Terraform)
+def _wait(what: str, predicate, timeout: float = 180.0, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 @pytest.mark.integration
-def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_with_access_denied(tmp_path):
-    pytest.skip("placeholder")
-    time.sleep(0)
+def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_with_access_denied(stage):  # noqa: F811
+    """The applied local stack's real role policy: without its SubmitJob statement the deployed
+    function's resubmission of a Spot-lost job is denied (AccessDenied naming batch:SubmitJob and the
+    job queue, in the emulator log) and nothing is resubmitted; with the statement back, the record's
+    next delivery resubmits the job."""
+    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.core import lineage
+
+    run, env, home, clients = stage
+    batch, ec2, ecs, lam, sqs = (clients[n] for n in ("batch", "ec2", "ecs", "lambda", "sqs"))
+    kw = batch.meta
+    iam_client = boto3.client("iam", endpoint_url=kw.endpoint_url, region_name=kw.region_name,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    outputs = json.loads(run("tf", "outputs", "--env", "local").stdout)
+    values = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
+    function = lam.get_function_configuration(FunctionName=values["resubmit_function_name"])
+    role_name = function["Role"].split("/")[-1]
+    (policy_name,) = iam_client.list_role_policies(RoleName=role_name)["PolicyNames"]
+    original = iam_client.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    original = original if isinstance(original, dict) else json.loads(original)
+    kept = [st for st in original["Statement"] if "batch:SubmitJob" not in json.dumps(st.get("Action"))]
+    assert len(kept) == len(original["Statement"]) - 1, "the role policy should have exactly one SubmitJob statement"
+    log_path = home / ".spotkit" / f"emulator-{env['SPOTKIT_EMULATOR_PORT']}" / "emulator.log"
+    events_url = next(u for u in sqs.list_queues()["QueueUrls"] if u.endswith("-events"))
+    visibility = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"]
+    queue = values["job_queue_arn"]
+    denial = (f"is not authorized to perform: batch:SubmitJob on resource: {queue} because no identity-based "
+              "policy allows the batch:SubmitJob action")
+    denials_before = log_path.read_text(errors="replace").count(denial)
+
+    job = batch.submit_job(jobName="spotkit-iam-denied", jobQueue=queue, jobDefinition=values["job_definition_arn"],
+                           retryStrategy={"attempts": 1}, containerOverrides={"command": ["sh", "-c", "sleep 600"]})[
+        "jobId"]
+    _wait("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
+    iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name,
+                               PolicyDocument=json.dumps(dict(original, Statement=kept)))
+    # a denied record comes back after the queue's visibility timeout (6 x the function timeout):
+    # shortened for the test, so the delivery after the restore comes within seconds
+    sqs.set_queue_attributes(QueueUrl=events_url, Attributes={"VisibilityTimeout": "5"})
+    instance = instance_of_job(batch, ecs, batch.describe_jobs(jobs=[job])["jobs"][0],
+                               [values["compute_environment_arn"]])
+    fleet = fleet_of_instance(ec2, instance)
+    ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet.fleet_request_id, TargetCapacity=0)
+
+    def successors():
+        ids = [s["jobId"] for s in batch.list_jobs(jobQueue=queue, filters=[
+            {"name": "JOB_NAME", "values": ["spotkit-iam-denied"]}])["jobSummaryList"]]
+        return [j for j in batch.describe_jobs(jobs=ids)["jobs"] if lineage.previous_job_id(j["tags"]) == job]
+
+    restored = False
+    try:
+        _wait("the function's SubmitJob denied", lambda: log_path.read_text(errors="replace").count(denial)
+              > denials_before, timeout=120)
+        assert f"assumed-role/{role_name}/{function['FunctionName']} {denial}" in log_path.read_text(errors="replace")
+        assert batch.describe_jobs(jobs=[job])["jobs"][0]["statusReason"].startswith("Host EC2 (instance i-")
+        assert successors() == []
+        iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(original))
+        restored = True
+        new = _wait("the job resubmitted once SubmitJob is allowed again", successors, timeout=120)
+    finally:
+        if not restored:
+            iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name,
+                                       PolicyDocument=json.dumps(original))
+        sqs.set_queue_attributes(QueueUrl=events_url, Attributes={"VisibilityTimeout": visibility})
+        restore_capacity(ec2, fleet.fleet_request_id, fleet.target_capacity)
+    assert lineage.read(new[0]["tags"], new[0]["jobId"]).previous_job_id == job
+    batch.terminate_job(jobId=new[0]["jobId"], reason="test done")
+
