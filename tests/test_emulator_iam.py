@@ -142,6 +142,30 @@ def test_denial_messages_read_like_aws():
         "on resource: arn:q with an explicit deny in an identity-based policy")
 
 
+def test_query_protocol_denials_parse_as_aws_codes():
+    from botocore.parsers import create_parser
+
+    for service, code in (("sqs", "AccessDenied"), ("sns", "AuthorizationError")):
+        denied = iam.access_denied(service, "User: u is not authorized", json_protocol=False)
+        parsed = create_parser("query").parse({"status_code": denied.code, "headers": {},
+                                               "body": denied.description.encode()}, None)
+        assert (denied.code, parsed["Error"]["Code"], parsed["Error"]["Message"]) == (
+            403, code, "User: u is not authorized")
+
+
+def test_execution_role_credentials_are_reused_until_close_to_expiry(aws, monkeypatch):
+    enforcer = iam.Enforcer(ACCOUNT, REGION)
+    fn = SimpleNamespace(role=f"arn:aws:iam::{ACCOUNT}:role/r", function_name="fn")
+    first = enforcer.credentials_for(fn)
+    assert set(first) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert enforcer.credentials_for(fn) == first
+    now = time.time()
+    monkeypatch.setattr(iam.time, "time", lambda: now + iam.CREDENTIAL_SECONDS - iam.RENEW_MARGIN_SECONDS + 1)
+    renewed = enforcer.credentials_for(fn)
+    assert renewed["AWS_ACCESS_KEY_ID"] != first["AWS_ACCESS_KEY_ID"]
+    assert enforcer._assumed_role(renewed["AWS_ACCESS_KEY_ID"]).session_name == "fn"
+
+
 # ------------------------------------------------------------------ a moto server with the enforcer
 @pytest.fixture
 def server(aws):

@@ -501,6 +501,12 @@ class Enforcer:
     def resolver(self) -> Resolver:
         return Resolver(self.account_id, self.region)
 
+    def snapshot(self) -> Dict[str, Any]:
+        """A copy of ``stats`` (requests allowed and denied, unmapped actions with their counts)."""
+        with self._lock:
+            return {"allowed": self.stats["allowed"], "denied": self.stats["denied"],
+                    "unmapped": dict(self.stats["unmapped"])}
+
     # -------------------------------------------------------------- credentials
     def credentials_for(self, fn) -> Dict[str, str]:
         """Environment variables with temporary credentials of ``fn``'s execution role (moto STS

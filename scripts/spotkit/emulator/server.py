@@ -197,12 +197,13 @@ class Emulator:
     def stats(self) -> dict:
         """Counters: ``{"submit_job": {"accepted", "throttled", "rate_per_second", "burst"},
         "batch_api_calls": {"lambda": {action: n}, "other": {action: n}}, "lambda_targets": {...},
-        "sqs_event_sources": {...}}`` (see each component's docstring)."""
+        "sqs_event_sources": {...}, "iam": {"allowed", "denied", "unmapped"}}`` (see each component's docstring)."""
         return {
             "submit_job": self.throttle.stats() if self.throttle else {},
             "batch_api_calls": self.batch_calls.stats() if self.batch_calls else {},
             "lambda_targets": dict(self.dispatcher.stats) if self.dispatcher else {},
             "sqs_event_sources": dict(self.poller.stats) if self.poller else {},
+            "iam": self.iam.snapshot() if self.iam else {},
         }
 
     def write_stats(self) -> dict:
