@@ -54,6 +54,9 @@ def test_submit_job_is_authorised_on_the_queue_and_the_definition_revision(batch
     assert _checks("batch", "SubmitJob", {"jobQueue": "spotkit-test-queue", "jobDefinition": "spotkit-test-def",
                                           "tags": {"a": "b"}}, r) == [
         ("batch:SubmitJob", [queue, jd2]), ("batch:TagResource", [jd2])]
+    # an ARN that names no job definition is evaluated on the queue alone (moto then refuses the call)
+    assert _checks("batch", "SubmitJob", {"jobQueue": queue, "jobDefinition": "arn:aws:batch:x"}, r) == [
+        ("batch:SubmitJob", [queue])]
     # the latest ACTIVE revision: deregistering 2 makes a bare name resolve to 1 again
     batch.deregister_job_definition(jobDefinition=jd2)
     assert _checks("batch", "SubmitJob", {"jobQueue": queue, "jobDefinition": "spotkit-test-def"}, r)[0][1] == [
