@@ -326,10 +326,14 @@ data "aws_iam_policy_document" "lambda" {
     resources = concat(local.all_job_queue_arns, local.job_definition_resources)
   }
 
+  # SubmitJob with tags (the lineage tag is always there) is also authorized as batch:TagResource,
+  # on the job and on the job definition revision: AWS has answered "is not authorized to perform:
+  # batch:TagResource on resource: ...:job-definition/<name>:<revision>" to a tagged SubmitJob
+  # (wri/gfw-data-api#175). The emulator checks both.
   statement {
     sid       = "TagResubmittedJobs"
     actions   = ["batch:TagResource"]
-    resources = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"]
+    resources = concat(["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"], local.job_definition_resources)
   }
 
   # DescribeJobs (the failed jobs and their array parents: tags, lineage, timeout -- AWS's events
