@@ -288,6 +288,36 @@ class Pipeline:
     esm_uuid: str
 
 
+def function_policy(queue_arns: List[str], events_arn: str, dlq_arn: str, table: str, topic_arn: str) -> dict:
+    """The function role's policy as ``modules/spot-resubmit`` writes it (data.aws_iam_policy_document.lambda),
+    for the bench's resources: the emulator enforces it (an event source mapping whose role may not
+    read the queue never polls; a denied Batch call fails the record), so the bench runs with the
+    module's permissions and no more. Job definitions: any revision in the account (the module names
+    the stack's); logs and X-Ray statements are left out (the emulator has neither).
+    """
+    account, region = ACCOUNT_ID, REGION
+    job_definitions = [f"arn:aws:batch:{region}:{account}:job-definition/*"]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ResubmitToKnownQueuesAndDefinitions", "Effect": "Allow", "Action": ["batch:SubmitJob"],
+         "Resource": list(queue_arns) + job_definitions},
+        {"Sid": "TagResubmittedJobs", "Effect": "Allow", "Action": ["batch:TagResource"],
+         "Resource": [f"arn:aws:batch:{region}:{account}:job/*"] + job_definitions},
+        {"Sid": "DescribeAndListJobs", "Effect": "Allow",
+         "Action": ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobDefinitions"], "Resource": ["*"]},
+        {"Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]},
+        {"Sid": "IdempotencyRecords", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+         "Resource": [f"arn:aws:dynamodb:{region}:{account}:table/{table}"]},
+        {"Sid": "ConsumeEventsQueue", "Effect": "Allow", "Action": [
+            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+         "Resource": [events_arn]},
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
+        {"Sid": "EncryptedQueuesTopicAndTable", "Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+         "Resource": ["*"], "Condition": {"StringEquals": {"kms:ViaService": [
+             f"sns.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"]}}},
+    ]}
+
+
 def deploy_pipeline(stage: Stage, name: str, zip_path: Path, queue_arns: List[str],
                     settings: PipelineSettings) -> Pipeline:
     """Create the rule -> SQS -> event source mapping -> function pipeline (see the module docstring)."""
@@ -315,6 +345,9 @@ def deploy_pipeline(stage: Stage, name: str, zip_path: Path, queue_arns: List[st
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
     function = f"{name}-resubmit"
+    stage.iam.put_role_policy(RoleName=f"{name}-resubmit", PolicyName=f"{name}-resubmit",
+                              PolicyDocument=json.dumps(function_policy(queue_arns, events_arn, dlq_arn, table,
+                                                                        topic)))
     stage.clients["lambda"].create_function(
         FunctionName=function, Runtime="python3.12", Role=role, Handler="app.handler",
         Code={"ZipFile": zip_path.read_bytes()}, Timeout=settings.lambda_timeout,
