@@ -35,7 +35,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batchapi import batch, pacer  # noqa: F401  (the function's Batch client and pacer; tests hook them)
+from batchapi import aws_client, batch, pacer  # noqa: F401  (the function's Batch client and pacer; tests hook them)
 from botocore.exceptions import ClientError
 from ledger import Ledger, NoLedger
 from spotkit.core.job import MalformedEventError
@@ -49,7 +49,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @functools.lru_cache(maxsize=None)
 def _ledger_for(table: str, ttl_seconds: int) -> Ledger:
-    return Ledger(table, ttl_seconds)
+    return Ledger(table, ttl_seconds, client=aws_client("dynamodb"))
 
 
 def _ledger() -> Ledger | NoLedger:

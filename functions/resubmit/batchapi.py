@@ -34,9 +34,16 @@ DEADLINE_MARGIN_SECONDS = 5.0
 
 
 @functools.lru_cache(maxsize=None)
+def aws_client(service: str):
+    """A botocore client of the function's one session, created on first use: a second session
+    (boto3's default, which Powertools would otherwise create for DynamoDB) reloads botocore's
+    endpoint data and costs ~50 ms of the first record."""
+    return _session.create_client(service)
+
+
 def sns():
-    """The SNS client, created on first use (only alerts need it)."""
-    return _session.create_client("sns")
+    """The SNS client (only alerts need it)."""
+    return aws_client("sns")
 
 
 class SubmitThrottled(Exception):

@@ -87,15 +87,16 @@ class Ledger:
     Args:
         table: DynamoDB table name (partition key ``id`` string, TTL attribute ``expiration``).
         ttl_seconds: how long a COMPLETED record is kept, in seconds.
+        client: the DynamoDB client to use (a botocore client works); default: Powertools makes one.
     """
 
     enabled = True
 
-    def __init__(self, table: str, ttl_seconds: int) -> None:
+    def __init__(self, table: str, ttl_seconds: int, client: Any = None) -> None:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
         self.table = table
-        self.store = DynamoDBPersistenceLayer(table_name=table)
+        self.store = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
         self.store.configure(IdempotencyConfig(event_key_jmespath="jobId", expires_after_seconds=ttl_seconds,
                                                raise_on_no_idempotency_key=True),
                              function_name=RECORD_NAMESPACE)
