@@ -49,6 +49,7 @@ session-token expiry checks.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -188,6 +189,14 @@ def evaluate(policies: Iterable[str], action: str, resource: str, context: Optio
             if outcome == result.PERMITTED:
                 allowed = True
     return ALLOW if allowed else IMPLICIT_DENY
+
+
+@functools.lru_cache(maxsize=4096)
+def _evaluate_cached(policies: Tuple[str, ...], action: str, resource: str,
+                     context: Tuple[Tuple[str, str], ...]) -> str:
+    """:func:`evaluate`, memoized on the policy documents' text: a changed policy is a new key, so
+    nothing stale is ever answered (a burst of 1,000 resubmissions asks the same few questions)."""
+    return evaluate(policies, action, resource, dict(context))
 
 
 def role_policies(account_id: str, role_name: str, partition: str = "aws") -> List[str]:
@@ -556,7 +565,7 @@ class Enforcer:
             policies = []
         for check in checks:
             for resource in check.resources:
-                verdict = evaluate(policies, check.action, resource, dict(check.context))
+                verdict = _evaluate_cached(tuple(policies), check.action, resource, check.context)
                 if verdict != ALLOW:
                     return principal, check.action, resource, verdict == EXPLICIT_DENY
         return None
