@@ -2,6 +2,10 @@
 
 Subpackages and modules:
 
+* ``spotkit.core``       -- the decision core (classification, lineage, budget, SubmitJob requests):
+  standard library only, vendored into the resubmit function's zip, shared with the CLI, chaos
+  and bench.
+* ``spotkit.runtime``    -- inside a job container: the original array index after a resubmission.
 * ``spotkit.cli``        -- the ``spotkit`` command (``--help`` on every subcommand).
 * ``spotkit.toolchain``  -- offline Terraform + hashicorp/aws provider mirror (``spotkit setup``).
 * ``spotkit.envs``       -- renders terraform/<env>/ from settings.yaml with jinja2.
