@@ -269,3 +269,31 @@ def all_jobs(batch, queue: str) -> list[dict]:
 def job_ids(batch, queue: str) -> list[str]:
     """The ids of :func:`all_jobs`."""
     return [j["jobId"] for j in all_jobs(batch, queue)]
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 180.0, interval: float = 0.5) -> Any:
+    """Call ``predicate`` every ``interval`` seconds until it returns something truthy; return it.
+
+    Raises:
+        AssertionError: ``timeout`` seconds passed first (the message names ``what``).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def emulator_clients(endpoint: str, services: tuple[str, ...], **config: Any) -> dict[str, Any]:
+    """boto3 clients of ``services`` for the emulator at ``endpoint`` (fake keys, us-east-1);
+    ``config`` goes to ``botocore.config.Config`` (e.g. ``retries``)."""
+    import boto3
+    from botocore.config import Config
+
+    kw: dict[str, Any] = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+    if config:
+        kw["config"] = Config(**config)
+    return {name: boto3.client(name, **kw) for name in services}

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import emulator_process
+from conftest import emulator_clients, emulator_process
 from spotkit.emulator.esm import failed_item_ids
 from spotkit.emulator.throttle import SubmitJobThrottle, TooManyRequestsException
 from test_emulator import _name, _zip, make_stack
@@ -29,11 +27,7 @@ def emulator(tmp_path_factory):
 
 
 def _clients(emulator, **config):
-    kw = dict(endpoint_url=emulator.endpoint, region_name="us-east-1",
-              aws_access_key_id="testing", aws_secret_access_key="testing")
-    if config:
-        kw["config"] = Config(**config)
-    return {n: boto3.client(n, **kw) for n in ("batch", "ec2", "iam", "sqs", "lambda")}
+    return emulator_clients(emulator.endpoint, ("batch", "ec2", "iam", "sqs", "lambda"), **config)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import emulator_process
+from conftest import emulator_clients, emulator_process
 from fidelity import shapes
 from spotkit.emulator.throttle import SubmitJobThrottle, TooManyRequestsException
 from test_emulator import _name, drain, event_queue, instance_of, wait_job
@@ -47,11 +45,7 @@ def emulator(tmp_path_factory):
 
 
 def _clients(emulator, **config):
-    kw = dict(endpoint_url=emulator.endpoint, region_name="us-east-1",
-              aws_access_key_id="testing", aws_secret_access_key="testing")
-    if config:
-        kw["config"] = Config(**config)
-    return {n: boto3.client(n, **kw) for n in ("batch", "ec2", "ecs", "iam", "events", "sqs")}
+    return emulator_clients(emulator.endpoint, ("batch", "ec2", "ecs", "iam", "events", "sqs"), **config)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import REGION, free_port
+from conftest import REGION, free_port, wait_for
 from spotkit.emulator import iam
 from test_integration_chaos import stage  # noqa: F401  (module-scoped: Terraform applied once here)
 
@@ -302,16 +302,6 @@ def test_event_source_mapping_gate_needs_the_queue_reads_and_the_keys_decrypt(se
 
 
 # ------------------------------------------------------------------ the deployed function (Terraform)
-def _wait(what: str, predicate, timeout: float = 180.0, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.mark.integration
 def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_with_access_denied(stage):  # noqa: F811
     """The applied local stack's real role policy: without its SubmitJob statement the deployed
@@ -347,7 +337,7 @@ def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_
     job = batch.submit_job(jobName="spotkit-iam-denied", jobQueue=queue, jobDefinition=values["job_definition_arn"],
                            retryStrategy={"attempts": 1}, containerOverrides={"command": ["sh", "-c", "sleep 600"]})[
         "jobId"]
-    _wait("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
+    wait_for("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
     iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name,
                                PolicyDocument=json.dumps(dict(original, Statement=kept)))
     # a denied record comes back after the queue's visibility timeout (6 x the function timeout):
@@ -365,14 +355,14 @@ def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_
 
     restored = False
     try:
-        _wait("the function's SubmitJob denied", lambda: log_path.read_text(errors="replace").count(denial)
+        wait_for("the function's SubmitJob denied", lambda: log_path.read_text(errors="replace").count(denial)
               > denials_before, timeout=120)
         assert f"assumed-role/{role_name}/{function['FunctionName']} {denial}" in log_path.read_text(errors="replace")
         assert batch.describe_jobs(jobs=[job])["jobs"][0]["statusReason"].startswith("Host EC2 (instance i-")
         assert successors() == []
         iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(original))
         restored = True
-        new = _wait("the job resubmitted once SubmitJob is allowed again", successors, timeout=120)
+        new = wait_for("the job resubmitted once SubmitJob is allowed again", successors, timeout=120)
     finally:
         if not restored:
             iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name,

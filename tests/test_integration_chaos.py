@@ -19,7 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import free_port
+from conftest import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -199,16 +199,6 @@ def test_a_crashed_chaos_run_is_rolled_back_from_its_state_file(stage):
     assert "nothing to roll back" in run("chaos", "rollback", "--env", "local").stderr
 
 
-def _wait(what: str, predicate, timeout: float = 180.0, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_indexes(stage, tmp_path):
     """A capacity cut under a running array job: the parent is not resubmitted, the reclaimed
     children come back as one array job, and each new child reads its original index with
@@ -233,7 +223,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     def described(ids):
         return batch.describe_jobs(jobs=ids)["jobs"]
 
-    running = _wait("every child RUNNING",
+    running = wait_for("every child RUNNING",
                     lambda: (lambda js: js if all(j["status"] == "RUNNING" for j in js) else None)(described(children)))
     instances = {instance_of_job(batch, ecs, j, [values["compute_environment_arn"]]) for j in running}
     fleets = {fleet_of_instance(ec2, i).fleet_request_id: fleet_of_instance(ec2, i).target_capacity
@@ -241,7 +231,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     for fleet_id in fleets:
         ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet_id, TargetCapacity=0)
     try:
-        failed = _wait("every child FAILED on host loss", lambda: (lambda js: js if all(
+        failed = wait_for("every child FAILED on host loss", lambda: (lambda js: js if all(
             j["status"] == "FAILED" for j in js) else None)(described(children)))
         assert all(j["statusReason"].startswith("Host EC2 (instance i-") for j in failed)
 
@@ -252,7 +242,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
             covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
             return jobs if covered >= size else None
 
-        new_jobs = _wait("the reclaimed children resubmitted", successors, timeout=120)
+        new_jobs = wait_for("the reclaimed children resubmitted", successors, timeout=120)
     finally:
         for fleet_id, capacity in fleets.items():
             restore_capacity(ec2, fleet_id, capacity)
@@ -260,7 +250,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     assert len(new_jobs) < size, "children reclaimed together must be regrouped, not resubmitted one by one"
     for job in new_jobs:
         assert lineage.read(job["tags"], job["jobId"]) == lineage.Lineage(parent, parent, 1)
-    final = _wait("the regrouped children to finish", lambda: (lambda js: js if all(
+    final = wait_for("the regrouped children to finish", lambda: (lambda js: js if all(
         j["status"] in ("SUCCEEDED", "FAILED") for j in js) else None)(described([j["jobId"] for j in new_jobs])),
         timeout=180)
     assert [j["status"] for j in final] == ["SUCCEEDED"] * len(final)
@@ -291,7 +281,7 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
                            jobDefinition=old["jobDefinitionArn"], retryStrategy={"attempts": 1},
                            timeout={"attemptDurationSeconds": 3600}, tags=user_tags,
                            containerOverrides={"command": ["sh", "-c", "sleep 600"]})["jobId"]
-    _wait("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
+    wait_for("the job RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
     # A deploy: Terraform registers revision N+1 and deregisters N while the job runs.
     new_arn = batch.register_job_definition(
         jobDefinitionName=old["jobDefinitionName"], type=old["type"], containerProperties=old["containerProperties"],
@@ -308,7 +298,7 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
             found = [j for j in batch.describe_jobs(jobs=ids)["jobs"] if lineage.previous_job_id(j["tags"]) == job]
             return found[0] if found else None
 
-        new = _wait("the job resubmitted on the latest ACTIVE revision", successor, timeout=120)
+        new = wait_for("the job resubmitted on the latest ACTIVE revision", successor, timeout=120)
     finally:
         restore_capacity(ec2, fleet.fleet_request_id, fleet.target_capacity)
         batch.deregister_job_definition(jobDefinition=new_arn)  # leave only what Terraform destroys
