@@ -165,22 +165,33 @@ def test_a_job_with_49_user_tags_comes_back_with_all_of_them_and_its_lineage(res
     assert new["tags"][LINEAGE].startswith("count=1 ")
 
 
-def test_a_job_with_50_user_tags_keeps_them_all_and_its_lineage_in_the_table(
-        resubmit_app, lambda_context, failed_job, batch, idempotency_table, monkeypatch, caplog):
-    """No room for the lineage tag at 50: the lineage is kept in the idempotency table, so the budget
-    still holds on the next loss."""
+def test_a_job_with_50_user_tags_keeps_them_all_and_its_lineage_in_its_environment(
+        resubmit_app, lambda_context, failed_job, batch, monkeypatch, caplog):
+    """No room for the lineage tag at 50: the lineage travels as SPOTKIT_LINEAGE in the job's
+    environment (DescribeJobs returns it), so the budget still holds on the next loss."""
     monkeypatch.setenv("SPOTKIT_MAX_RESUBMISSIONS", "1")
     user = {f"k{i:02d}": f"v{i}" for i in range(50)}
     ev = failed_job(tags=user)
     result = resubmit_app.handler(ev, lambda_context)
     new = batch.describe_jobs(jobs=[result["newJobId"]])["jobs"][0]
+    original = ev["detail"]["jobId"]
     assert new["tags"] == user
+    env = {e["name"]: e["value"] for e in new["container"]["environment"]}
+    assert env["SPOTKIT_LINEAGE"] == f"count=1 original={original} previous={original}"
     assert any(r.getMessage().startswith("the job has 50 user tags") for r in caplog.records)
 
     again = resubmit_app.handler(event_of(ev, new), lambda_context)
     assert again["decision"] == "budget_exhausted"
-    assert again["lineage"] == {"original_job_id": ev["detail"]["jobId"], "previous_job_id": ev["detail"]["jobId"],
-                                "count": 1}
+    assert again["lineage"] == {"original_job_id": original, "previous_job_id": original, "count": 1}
+
+
+def test_the_lineage_variable_is_dropped_once_the_tag_fits_again(resubmit_app, lambda_context, failed_job, batch):
+    ev = failed_job(tags={"team": "quant"}, containerOverrides={
+        "command": ["true"], "environment": [{"name": "SPOTKIT_LINEAGE", "value": "count=1 original=a previous=b"}]})
+    new_id = resubmit_app.handler(ev, lambda_context)["newJobId"]
+    new = batch.describe_jobs(jobs=[new_id])["jobs"][0]
+    assert new["tags"]["spotkit:lineage"] == f"count=2 original=a previous={ev['detail']['jobId']}"
+    assert "SPOTKIT_LINEAGE" not in {e["name"] for e in new["container"]["environment"]}
 
 
 def test_a_job_describejobs_no_longer_returns_comes_back_with_what_the_event_has(

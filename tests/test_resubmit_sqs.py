@@ -402,3 +402,70 @@ def test_lost_response_of_a_lone_child_inside_a_group_is_found_on_redelivery(
     singles = [j for j in all_jobs(batch, batch_resources.job_queue_arn) if j["jobId"] != array_parent
                and ":" not in j["jobId"]]
     assert len(singles) == 2
+
+
+def test_a_child_redelivered_alone_finds_the_array_job_it_went_out_in(
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context):
+    """Children 2 and 3 go out as one array job whose response is lost; child 3 alone comes back
+    first: it is adopted from the array job's index map, not submitted a second time."""
+    import stages
+
+    undo = _lose_next_submit_response(resubmit_app)
+    stages.LOOKUP_DELAYS_SECONDS = ()  # module re-imported per test by the resubmit_app fixture
+    try:
+        failed = resubmit_app.handler(sqs_batch(*[child_event(event, array_parent, i) for i in (2, 3)]),
+                                      lambda_context)
+    finally:
+        undo()
+    assert len(failed_ids(failed)) == 2
+    retry = resubmit_app.handler(sqs_batch(child_event(event, array_parent, 3), receive_count=2), lambda_context)
+    assert failed_ids(retry) == [] and len(submit_requests) == 1
+
+
+def test_a_50_tag_job_whose_response_was_lost_is_found_on_redelivery(
+        resubmit_app, table, event, batch, batch_resources, submit_requests, lambda_context, monkeypatch):
+    """No lineage tag at 50 user tags: the lookup reads SPOTKIT_LINEAGE from the environment."""
+    import stages
+
+    monkeypatch.setattr(stages, "LOOKUP_DELAYS_SECONDS", ())
+    job = batch.submit_job(jobName="many-tags", jobQueue=batch_resources.job_queue_arn,
+                           jobDefinition=batch_resources.job_definition_arn,
+                           tags={f"k{i:02d}": "v" for i in range(50)})["jobId"]
+    ev = event(job)
+    undo = _lose_next_submit_response(resubmit_app)
+    try:
+        assert len(failed_ids(resubmit_app.handler(sqs_batch(ev), lambda_context))) == 1
+    finally:
+        undo()
+    retry = resubmit_app.handler(sqs_batch(ev, receive_count=2), lambda_context)
+    assert failed_ids(retry) == [] and len(submit_requests) == 1
+
+
+def test_a_failing_lookup_in_a_group_fails_only_that_group(
+        resubmit_app, table, event, batch, batch_resources, array_parent, submit_requests, lambda_context):
+    """ListJobs failing for a redelivered group must not take the batch's other records with it."""
+    def _deny(**_):
+        raise ClientError({"Error": {"Code": "ServerException", "Message": "injected"},
+                           "ResponseMetadata": {"HTTPStatusCode": 500}}, "ListJobs")
+
+    children = [child_event(event, array_parent, i) for i in (4, 5)]
+    single = event()
+    records = {"Records": sqs_batch(*children, receive_count=2)["Records"] + sqs_batch(single)["Records"]}
+    resubmit_app.batch.meta.events.register("before-call.batch.ListJobs", _deny)
+    try:
+        response = resubmit_app.handler(records, lambda_context)
+    finally:
+        resubmit_app.batch.meta.events.unregister("before-call.batch.ListJobs", _deny)
+    ids = [r["messageId"] for r in records["Records"]]
+    assert sorted(failed_ids(response)) == sorted(ids[:2])  # the group returns to the queue, released
+    assert table.scan(TableName=TABLE)["Count"] == 0 or all(
+        item["status"]["S"] == "COMPLETED" for item in table.scan(TableName=TABLE)["Items"])
+    retry = resubmit_app.handler(sqs_batch(*children, receive_count=3), lambda_context)
+    assert failed_ids(retry) == []
+
+
+def test_the_same_child_twice_in_one_batch_without_a_table(resubmit_app, event, array_parent, submit_requests,
+                                                           lambda_context):
+    child = child_event(event, array_parent, 6)
+    response = resubmit_app.handler(sqs_batch(child, child), lambda_context)
+    assert failed_ids(response) == [] and len(submit_requests) == 1

@@ -19,20 +19,13 @@ Record life cycle (Powertools' statuses):
   later claims get :class:`Done` with that result: a duplicate delivery.
 - ``release`` deletes it after a failed SubmitJob, so the retry can claim again.
 
-Lineage records: a job with 50 user tags has no room for the ``spotkit:lineage`` tag (AWS allows
-50 tags per job), so its lineage is kept here instead, COMPLETED under the key of
-``lineage:<new job id>`` (:meth:`Ledger.remember_lineage` / :meth:`Ledger.lineage_of`).
-
-Without a table (``SPOTKIT_IDEMPOTENCY_TABLE`` empty) :class:`NoLedger` claims everything and
-remembers nothing.
+Without a table (``SPOTKIT_IDEMPOTENCY_TABLE`` empty) :class:`NoLedger` claims everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
-
-from spotkit.core.lineage import Lineage
+from typing import Any, Union
 
 #: Part of every record key; changing it forgets every recorded resubmission.
 RECORD_NAMESPACE = "spotkit.resubmit"
@@ -72,12 +65,6 @@ class NoLedger:
         return None
 
     def release(self, job_id: str, error: Exception) -> None:
-        return None
-
-    def remember_lineage(self, job_id: str, lineage: Lineage) -> None:
-        return None
-
-    def lineage_of(self, job_id: str) -> Optional[Lineage]:
         return None
 
 
@@ -135,25 +122,3 @@ class Ledger:
     def release(self, job_id: str, error: Exception) -> None:
         """Delete the claim on ``job_id`` after a failed resubmission so a retry can claim it."""
         self.store.delete_record(data={"jobId": job_id}, exception=error)
-
-    def remember_lineage(self, job_id: str, lineage: Lineage) -> None:
-        """Keep ``lineage`` (of the new job ``job_id``) for when the job carries no lineage tag."""
-        self.store.save_success(data={"jobId": f"lineage:{job_id}"}, result=lineage.as_dict())
-
-    def lineage_of(self, job_id: str) -> Optional[Lineage]:
-        """The lineage :meth:`remember_lineage` kept for ``job_id``, or None.
-
-        Raises:
-            botocore.exceptions.ClientError: DynamoDB failed.
-        """
-        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
-
-        try:
-            record = self.store.get_record(data={"jobId": f"lineage:{job_id}"})
-        except IdempotencyItemNotFoundError:
-            return None
-        data = record.response_json_as_dict() or {}
-        if record.status != "COMPLETED" or "original_job_id" not in data:
-            return None
-        return Lineage(data["original_job_id"], data["previous_job_id"], int(data["count"]),
-                       data.get("revision_from"))

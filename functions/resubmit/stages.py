@@ -11,10 +11,13 @@ so one bad record never blocks the others):
    a FAILED event may omit ``timeout``, so everything the job was submitted with comes from here. A
    job DescribeJobs no longer returns is handled with what the event has (logged, counted
    ``described-missing``).
-3. **decide** (:func:`decide`): lineage (tag, else the idempotency table for a job whose 50 user
-   tags left no room), budget, target queue -- :func:`spotkit.core.decide.decide`.
+3. **decide** (:func:`decide`): lineage (the ``spotkit:lineage`` tag, else ``SPOTKIT_LINEAGE`` in
+   the environment of a job whose 50 user tags left no room), budget, target queue --
+   :func:`spotkit.core.decide.decide`.
 4. **plan** (:func:`plan`): the SubmitJob request of each job, checked against SubmitJob's limits;
-   reclaimed children of one array parent with the same request shape form one :class:`Group`.
+   reclaimed children of one array parent with the same request shape form one :class:`Group` (a
+   lone child is a group of one, so a child redelivered alone still finds the array job it went
+   out in).
 5. **act** (:func:`act_single`, :func:`act_group`, :func:`alert_budget`): claim the failed job id in
    the idempotency table, find a submission whose response was lost, submit (moving to the latest
    ACTIVE job-definition revision when the job's own was deregistered), complete the claim.
@@ -207,35 +210,29 @@ class Decided:
                 "lineage": self.lineage.as_dict(), "status_reason": self.verdict.reason}
 
 
-def lineage_of(enriched: Enriched, ledger: Ledger | NoLedger) -> Lineage:
-    """The failed job's lineage: its ``spotkit:lineage`` tag (an array child's: its parent's),
-    else -- only for a job with 50 user tags, which left no room for the tag -- the lineage the
-    idempotency table kept, else a new lineage (count 0).
+def lineage_of(enriched: Enriched) -> Lineage:
+    """The failed job's lineage: its ``spotkit:lineage`` tag (an array child's: its parent's), else
+    ``SPOTKIT_LINEAGE`` in its environment (a job with 50 user tags), else a new lineage (count 0).
 
     Raises:
-        MalformedEventError: the lineage tag is malformed (the record ends in the DLQ, not resubmitted
-            with a guessed count).
-        botocore.exceptions.ClientError: the idempotency table could not be read.
+        MalformedEventError: the lineage tag or variable is malformed (the record ends in the DLQ,
+            not resubmitted with a guessed count).
     """
-    job, tags = enriched.job, enriched.tags
+    job = enriched.job
     try:
-        found = lineage_mod.read(tags, job.job_id)
+        found = lineage_mod.read_job(enriched.tags, job.environment, job.job_id)
     except LineageError as exc:
         raise MalformedEventError(f"job {job.job_id}: {exc}") from None
-    if found is None and len(lineage_mod.user_tags(tags)) >= lineage_mod.MAX_TAGS:
-        found = ledger.lineage_of(job.array_parent_id or job.job_id)
-    if found is None:
-        return Lineage(job.job_id, job.job_id, 0)
-    return found
+    return found or Lineage(job.job_id, job.job_id, 0)
 
 
-def decide(enriched: Enriched, ledger: Ledger | NoLedger) -> Decided:
+def decide(enriched: Enriched) -> Decided:
     """Lineage + :func:`spotkit.core.decide.decide` (classified on the event's statusReason).
 
     Raises:
-        MalformedEventError, ValueError, botocore errors: see :func:`lineage_of` and the core.
+        MalformedEventError, ValueError: see :func:`lineage_of` and the core.
     """
-    lineage = lineage_of(enriched, ledger)
+    lineage = lineage_of(enriched)
     return Decided(enriched, lineage, core_decide(enriched.failure.job, lineage))
 
 
@@ -284,7 +281,8 @@ def plan(decided: Decided) -> Planned:
 
 
 def group(planned: list[tuple[str, Planned]]) -> tuple[list[tuple[str, Planned]], list[tuple[list[str], Group]]]:
-    """Split ``[(key, Planned)]`` into singles and :class:`Group` s (children of one parent, same shape)."""
+    """Split ``[(key, Planned)]`` into single jobs and :class:`Group` s: every array child belongs to
+    a group (children of one parent with the same request shape; a lone child is a group of one)."""
     by_key: dict[tuple[str, str], list[tuple[str, Planned]]] = defaultdict(list)
     singles = []
     for key, p in planned:
@@ -295,10 +293,7 @@ def group(planned: list[tuple[str, Planned]]) -> tuple[list[tuple[str, Planned]]
             by_key[gk].append((key, p))
     groups = []
     for (parent, _), members in by_key.items():
-        if len(members) >= 2:
-            groups.append(([k for k, _ in members], Group(parent, [p for _, p in members])))
-        else:
-            singles += members
+        groups.append(([k for k, _ in members], Group(parent, [p for _, p in members])))
     return singles, groups
 
 
@@ -376,7 +371,8 @@ def _submit(request: dict[str, Any], lineage: Lineage, inv: Invocation, decided:
         except NoActiveRevision as missing:
             alert_not_resubmittable(decided, missing)
             raise
-        if replacement is None:  # refused for another reason
+        if replacement is None:  # refused for another reason: retrying will not help, say so
+            alert_not_resubmittable(decided, exc)
             raise
     _, old_revision = revision_of(request["jobDefinition"])
     switched = dataclasses.replace(lineage, revision_from=old_revision)
@@ -426,10 +422,9 @@ def _in_progress(job_id: str, busy: Busy) -> Exception:
 def _complete(p: Planned, new: dict[str, Any], inv: Invocation) -> None:
     inv.ledger.complete(p.job.job_id, new)
     if not p.lineage_tagged:
-        inv.ledger.remember_lineage(new["jobId"], p.next_lineage)
         count("lineage-untagged")
-        logger.warning("the job has 50 user tags: no room for the lineage tag; lineage kept in the idempotency table",
-                       extra={**p.decided.log_keys, "new_job_id": new["jobId"]})
+        logger.warning("the job has 50 user tags: no room for the lineage tag; lineage in its SPOTKIT_LINEAGE "
+                       "environment variable", extra={**p.decided.log_keys, "new_job_id": new["jobId"]})
 
 
 def _successors(p: Planned, previous_ids: set[str]) -> list[dict[str, Any]]:
@@ -487,12 +482,17 @@ def act_single(p: Planned, inv: Invocation) -> Result:
 
 def act_group(g: Group, inv: Invocation) -> list[Outcome]:
     """Resubmit a :class:`Group` as array jobs of the children's original indexes (split to fit
-    :func:`spotkit.core.indexmap.split_for_arrays`). Returns one outcome per member, in order;
-    every child is claimed and completed in the ledger individually."""
+    :func:`spotkit.core.indexmap.split_for_arrays`; a chunk of one is a single job). Returns one
+    outcome per member, in order; every child is claimed and completed in the ledger individually.
+    The same child twice in one batch is handled once; its other records get the same outcome."""
     members = g.members
     out: dict[int, Outcome] = {}
     claimed: dict[int, Planned] = {}
+    first_of: dict[str, int] = {}
     for pos, p in enumerate(members):
+        if p.job.job_id in first_of:
+            continue
+        first_of[p.job.job_id] = pos
         try:
             claim = inv.ledger.claim(p.job.job_id, inv.remaining_ms())
         except Exception as exc:
@@ -505,8 +505,16 @@ def act_group(g: Group, inv: Invocation) -> list[Outcome]:
         else:
             claimed[pos] = p
     if claimed:
-        _submit_group(g, claimed, out, inv)
-    return [out[pos] for pos in range(len(members))]
+        try:
+            _submit_group(g, claimed, out, inv)
+        except Exception as exc:  # the lookup failed before anything was submitted: retry them all later
+            logger.error("array resubmission failed before submitting; its children return to the queue",
+                         extra={"parent_job_id": g.parent_id, "children": len(claimed), "error": str(exc)})
+            for pos, p in claimed.items():
+                if pos not in out:
+                    inv.ledger.release(p.job.job_id, exc)
+                    out[pos] = exc
+    return [out.get(pos, out.get(first_of[p.job.job_id])) for pos, p in enumerate(members)]
 
 
 def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome], inv: Invocation) -> None:
@@ -515,7 +523,7 @@ def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome]
     if any(p.decided.enriched.failure.redelivered for p in claimed.values()):  # some may be submitted already
         by_job_id = {p.job.job_id: pos for pos, p in claimed.items()}
         for detail in _successors(first, {g.parent_id, *by_job_id}):
-            previous = lineage_mod.previous_job_id(detail.get("tags") or {})
+            previous = lineage_mod.previous_job_id(detail.get("tags") or {}, lineage_mod.detail_environment(detail))
             if previous in by_job_id:  # a lone child's single job (a chunk of one)
                 adopted = [(by_job_id[previous], None)]
             else:  # an array job of several children: its map names their original indexes
@@ -527,8 +535,7 @@ def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome]
                 if by_index.pop(original_array_index(claimed[pos].job), None) is None:
                     continue  # adopted already
                 new = {"jobId": detail["jobId"], "jobArn": detail.get("jobArn"), "arrayIndex": new_index}
-                _complete(claimed[pos], new, inv)
-                out[pos] = _resubmitted(claimed[pos], new, recovered=True)
+                out[pos] = _completed(claimed[pos], new, inv, recovered=True)
     # The regrouped array job's lineage: previous = the failed parent, original = the parent's lineage's.
     parent_lineage = first.decided.lineage
     original = parent_lineage.original_job_id if parent_lineage.count else g.parent_id
@@ -559,8 +566,19 @@ def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome]
         for new_index, pos in enumerate(positions):
             new = {"jobId": response["jobId"], "jobArn": response.get("jobArn"),
                    "arrayIndex": new_index if len(chunk) > 1 else None}
-            _complete(claimed[pos], new, inv)
-            out[pos] = _resubmitted(claimed[pos], new)
+            out[pos] = _completed(claimed[pos], new, inv)
+
+
+def _completed(p: Planned, new: dict[str, Any], inv: Invocation, *, recovered: bool = False) -> Outcome:
+    """Complete the claim of a submitted child; a failure to record it fails the record (its claim
+    stays until it expires, and the redelivery finds the submitted job instead of submitting again)."""
+    try:
+        _complete(p, new, inv)
+    except Exception as exc:
+        logger.error("submitted, but the idempotency record could not be completed; the redelivery will adopt it",
+                     extra={**p.decided.log_keys, "new_job_id": new["jobId"], "error": str(exc)})
+        return exc
+    return _resubmitted(p, new, recovered=recovered)
 
 
 # ------------------------------------------------------------------------------- the batch
@@ -587,7 +605,7 @@ def run(items: list[tuple[str, Any, bool]], inv: Invocation) -> dict[str, Outcom
         try:
             if isinstance(enriched, Exception):
                 raise enriched
-            decided = decide(enriched, inv.ledger)                            # 3. decide
+            decided = decide(enriched)                                        # 3. decide
             if decided.verdict.decision is Decision.BUDGET_EXHAUSTED:
                 budget[f.job.array_parent_id or f.key].append((f.key, decided))
             elif decided.verdict.resubmit:
@@ -607,7 +625,10 @@ def run(items: list[tuple[str, Any, bool]], inv: Invocation) -> dict[str, Outcom
             outcomes.update((k, exc) for k, _ in members)
     singles, groups = group(planned)
     for keys, g in groups:
-        outcomes.update(zip(keys, act_group(g, inv)))
+        try:
+            outcomes.update(zip(keys, act_group(g, inv)))
+        except Exception as exc:
+            outcomes.update((k, exc) for k in keys)
     for key, p in singles:
         try:
             outcomes[key] = act_single(p, inv)

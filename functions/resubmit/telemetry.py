@@ -5,8 +5,8 @@ EMF metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``spotkit``): `
 ``malformed-event``, ``throttled``, ``array-groups``, ``recovered-submission``, ``failed``,
 ``revision-switched`` (moved to the latest ACTIVE job-definition revision), ``no-active-revision``,
 ``described-missing`` (DescribeJobs no longer returned the failed job), ``lineage-untagged`` (50
-user tags: lineage kept in the idempotency table), ``not-resubmittable`` (a request breaking
-SubmitJob's limits).
+user tags: lineage in the ``SPOTKIT_LINEAGE`` environment variable), ``not-resubmittable`` (SubmitJob
+refused the request, or it would break SubmitJob's limits).
 """
 
 from __future__ import annotations

@@ -13,11 +13,12 @@ characters (SubmitJob ``tags``, https://docs.aws.amazon.com/batch/latest/APIRefe
 With one tag a job with up to 49 user tags comes back with all of them AND its lineage. The value
 uses only characters every tagging API accepts (letters, digits, spaces, ``=``, ``:``, ``-``).
 
-At 50 user tags there is no room: the job comes back with all 50 and no lineage tag; the function
-then keeps the lineage in its idempotency table under the new job's id (see functions/resubmit) and
-logs ``lineage-untagged``. Jobs resubmitted by spotkit before this tag existed carry the three legacy
-tags ``spotkit:original-job-id``/``previous-job-id``/``resubmission-count``; they are read, and
-replaced by the one tag on the next resubmission.
+At 50 user tags there is no room: the job comes back with all 50 and its lineage travels in the
+container environment instead, ``SPOTKIT_LINEAGE`` (same value), which DescribeJobs returns with
+the job for as long as Batch keeps it; the function logs ``lineage-untagged``. The variable is
+never left stale: it is removed whenever the tag fits again. Jobs resubmitted by spotkit before
+this tag existed carry the three legacy tags ``spotkit:original-job-id``/``previous-job-id``/
+``resubmission-count``; they are read, and replaced by the one tag on the next resubmission.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TAG_LINEAGE = "spotkit:lineage"
+#: Where the lineage goes when 50 user tags leave no room for the tag (container environment).
+LINEAGE_ENV = "SPOTKIT_LINEAGE"
 #: Legacy lineage tags (read, never written).
 LEGACY_TAG_ORIGINAL_JOB_ID = "spotkit:original-job-id"
 LEGACY_TAG_PREVIOUS_JOB_ID = "spotkit:previous-job-id"
@@ -119,22 +122,40 @@ def read(tags: Mapping[str, str], job_id: str) -> Lineage | None:
     return None
 
 
-def of_job(tags: Mapping[str, str], job_id: str) -> Lineage:
-    """The lineage of job ``job_id``: as tagged, or a new one (count 0) for an original job.
+def read_job(tags: Mapping[str, str], environment: Mapping[str, str] | None, job_id: str) -> Lineage | None:
+    """The lineage of a job: its tags (:func:`read`), else its ``SPOTKIT_LINEAGE`` environment variable.
 
     Raises:
-        LineageError: a lineage tag is present but malformed.
+        LineageError: a lineage tag or the variable is present but malformed.
     """
-    return read(tags, job_id) or Lineage(job_id, job_id, 0)
+    found = read(tags, job_id)
+    if found is None and (environment or {}).get(LINEAGE_ENV):
+        found = decode(environment[LINEAGE_ENV])
+    return found
 
 
-def previous_job_id(tags: Mapping[str, str]) -> str | None:
-    """The failed job a job replaced, from its tags (None for a job spotkit did not submit)."""
+def of_job(tags: Mapping[str, str], job_id: str, environment: Mapping[str, str] | None = None) -> Lineage:
+    """The lineage of job ``job_id``: as recorded (:func:`read_job`), or a new one (count 0).
+
+    Raises:
+        LineageError: a lineage tag or variable is present but malformed.
+    """
+    return read_job(tags, environment, job_id) or Lineage(job_id, job_id, 0)
+
+
+def previous_job_id(tags: Mapping[str, str], environment: Mapping[str, str] | None = None) -> str | None:
+    """The failed job a job replaced, from its tags or environment (None for a job spotkit did not submit)."""
     try:
-        found = read(tags, "")
+        found = read_job(tags, environment, "")
     except LineageError:
         return None
     return found.previous_job_id if found and found.previous_job_id else None
+
+
+def detail_environment(detail: Mapping[str, Any]) -> dict[str, str]:
+    """``container.environment`` of a DescribeJobs JobDetail as a dict."""
+    items = (detail.get("container") or {}).get("environment") or []
+    return {i["name"]: str(i.get("value", "")) for i in items if isinstance(i, Mapping) and "name" in i}
 
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -147,7 +168,8 @@ def with_lineage(tags: Mapping[str, str], lineage: Lineage) -> tuple[dict[str, s
 
     Returns:
         ``(tags, lineage_tagged)``; ``lineage_tagged`` is False when ``tags`` already holds
-        :data:`MAX_TAGS` user tags (then they all stay and the lineage is not tagged).
+        :data:`MAX_TAGS` user tags (then they all stay, and the lineage belongs in
+        :data:`LINEAGE_ENV`, see :func:`spotkit.core.submit.build_submit_request`).
     """
     out = user_tags(tags)
     if len(out) + 1 > MAX_TAGS:

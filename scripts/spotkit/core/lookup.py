@@ -53,4 +53,4 @@ def find_successors(batch: Any, *, job_queue: str, job_name: str, since_ms: int,
     for page in batch.get_paginator("list_jobs").paginate(jobQueue=job_queue, filters=filters):
         ids += [s["jobId"] for s in page.get("jobSummaryList", [])]
     return [d for d in describe_jobs(batch, ids).values()
-            if lineage.previous_job_id(d.get("tags") or {}) in wanted]
+            if lineage.previous_job_id(d.get("tags") or {}, lineage.detail_environment(d)) in wanted]

@@ -118,7 +118,8 @@ def build_submit_request(job: JobDetail, lineage: Lineage, inherited_tags: Mappi
 
     Returns:
         ``(request, lineage_tagged)``: ``lineage_tagged`` is False when the job already has 50
-        user tags (see :func:`spotkit.core.lineage.with_lineage`).
+        user tags; the lineage is then in the environment as ``SPOTKIT_LINEAGE``
+        (:mod:`spotkit.core.lineage`).
 
     Carried over: jobName, jobQueue, jobDefinition, containerOverrides (command, environment
     without ``AWS_BATCH*`` names, resourceRequirements with legacy ``vcpus``/``memory`` converted),
@@ -149,7 +150,10 @@ def build_submit_request(job: JobDetail, lineage: Lineage, inherited_tags: Mappi
     overrides: dict[str, Any] = {}
     if container.get("command"):
         overrides["command"] = [str(c) for c in container["command"]]
-    env = _env_pairs(container, extra_env, drop=(ARRAY_INDEX_MAP_ENV,))
+    tags, tagged = lineage_mod.with_lineage({**(inherited_tags or {}), **job.tags}, lineage)
+    if not tagged:  # 50 user tags: the lineage travels in the environment instead
+        extra_env[lineage_mod.LINEAGE_ENV] = lineage_mod.encode(lineage)
+    env = _env_pairs(container, extra_env, drop=(ARRAY_INDEX_MAP_ENV, lineage_mod.LINEAGE_ENV))
     if env:
         overrides["environment"] = env
     reqs = _resource_requirements(container)
@@ -170,7 +174,6 @@ def build_submit_request(job: JobDetail, lineage: Lineage, inherited_tags: Mappi
         request["shareIdentifier"] = raw["shareIdentifier"]
     if raw.get("schedulingPriority") is not None:
         request["schedulingPriorityOverride"] = int(raw["schedulingPriority"])
-    tags, tagged = lineage_mod.with_lineage({**(inherited_tags or {}), **job.tags}, lineage)
     request["tags"] = tags
     return request, tagged
 
@@ -180,7 +183,8 @@ def array_group_key(request: Mapping[str, Any]) -> str:
     without its ``SPOTKIT_ARRAY_INDEX`` and lineage tag (canonical JSON)."""
     shape = json.loads(json.dumps(request))
     overrides = shape.get("containerOverrides") or {}
-    overrides["environment"] = [e for e in overrides.get("environment") or [] if e["name"] != ARRAY_INDEX_ENV]
+    overrides["environment"] = [e for e in overrides.get("environment") or []
+                                 if e["name"] not in (ARRAY_INDEX_ENV, lineage_mod.LINEAGE_ENV)]
     shape["tags"] = lineage_mod.user_tags(shape.get("tags") or {})
     return json.dumps(shape, sort_keys=True)
 
@@ -204,11 +208,14 @@ def build_array_request(single_request: Mapping[str, Any], indexes: list[int], *
         raise ValueError(f"index map of {len(mapping)} characters exceeds {MAX_INDEX_MAP_CHARS}")
     request = json.loads(json.dumps(single_request))
     overrides = request.setdefault("containerOverrides", {})
-    env = [e for e in overrides.get("environment") or [] if e["name"] not in (ARRAY_INDEX_ENV, ARRAY_INDEX_MAP_ENV)]
+    drop = (ARRAY_INDEX_ENV, ARRAY_INDEX_MAP_ENV, lineage_mod.LINEAGE_ENV)
+    env = [e for e in overrides.get("environment") or [] if e["name"] not in drop]
     env.append({"name": ARRAY_INDEX_MAP_ENV, "value": mapping})
+    request["tags"], tagged = lineage_mod.with_lineage(request.get("tags") or {}, lineage)
+    if not tagged:
+        env.append({"name": lineage_mod.LINEAGE_ENV, "value": lineage_mod.encode(lineage)})
     overrides["environment"] = sorted(env, key=lambda e: e["name"])
     request["arrayProperties"] = {"size": len(set(indexes))}
-    request["tags"] = lineage_mod.with_lineage(request.get("tags") or {}, lineage)[0]
     return request
 
 
