@@ -144,7 +144,7 @@ def conditions_hold(condition: Optional[dict], context: Dict[str, str]) -> bool:
 
     Supported operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringLike, ArnEquals,
     ArnLike, Bool, each optionally ``...IfExists``. A key missing from the context fails the condition
-    (passes with ``IfExists``), as in IAM (IAM User Guide, reference_policies_elements_condition_operators.html).
+    (passes with ``IfExists`` and for negated operators), as in IAM (IAM User Guide, reference_policies_elements_condition_operators.html).
     Any other operator is not met (logged): the emulator will not guess.
     """
     if not condition:
@@ -161,7 +161,9 @@ def conditions_hold(condition: Optional[dict], context: Dict[str, str]) -> bool:
             wanted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
             got = lowered.get(key.lower())
             if got is None:
-                if if_exists:
+                # A missing key: not met, except with ...IfExists, and a negated operator (StringNotEquals)
+                # is met (IAM User Guide, "Condition operators" / "Multiple context keys or values").
+                if if_exists or op in _NEGATED:
                     continue
                 return False
             if op in _NEGATED:
