@@ -144,7 +144,8 @@ def conditions_hold(condition: Optional[dict], context: Dict[str, str]) -> bool:
 
     Supported operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringLike, ArnEquals,
     ArnLike, Bool, each optionally ``...IfExists``. A key missing from the context fails the condition
-    (passes with ``IfExists`` and for negated operators), as in IAM (IAM User Guide, reference_policies_elements_condition_operators.html).
+    (passes with ``IfExists`` and for negated operators), as in IAM (IAM User Guide,
+    reference_policies_elements_condition_operators.html).
     Any other operator is not met (logged): the emulator will not guess.
     """
     if not condition:
