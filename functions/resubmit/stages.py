@@ -42,7 +42,7 @@ from spotkit.core.config import max_resubmissions, reclaim_patterns
 from spotkit.core.decide import Verdict
 from spotkit.core.decide import decide as core_decide
 from spotkit.core.indexmap import ARRAY_INDEX_MAP_ENV, decode_index_map, encode_index_map, split_for_arrays
-from spotkit.core.job import JobDetail, MalformedEventError, parse_event
+from spotkit.core.job import JobDetail, MalformedEventError, container_environment, parse_event
 from spotkit.core.lineage import Lineage, LineageError
 from spotkit.core.lookup import describe_jobs, find_successors
 from spotkit.core.submit import (
@@ -259,7 +259,8 @@ class Planned:
 
 @dataclass(frozen=True)
 class Group:
-    """k >= 2 reclaimed children of one array parent, resubmitted as array jobs of their original indexes."""
+    """Reclaimed children of one array parent with the same request shape (one or more), resubmitted
+    as array jobs of their original indexes (a chunk of one as a single job)."""
 
     parent_id: str
     members: list[Planned]
@@ -523,12 +524,11 @@ def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome]
     if any(p.decided.enriched.failure.redelivered for p in claimed.values()):  # some may be submitted already
         by_job_id = {p.job.job_id: pos for pos, p in claimed.items()}
         for detail in _successors(first, {g.parent_id, *by_job_id}):
-            previous = lineage_mod.previous_job_id(detail.get("tags") or {}, lineage_mod.detail_environment(detail))
+            env = container_environment(detail)
+            previous = lineage_mod.previous_job_id(detail.get("tags") or {}, env)
             if previous in by_job_id:  # a lone child's single job (a chunk of one)
                 adopted = [(by_job_id[previous], None)]
             else:  # an array job of several children: its map names their original indexes
-                env = {e["name"]: e.get("value", "")
-                       for e in (detail.get("container") or {}).get("environment") or []}
                 mapping = decode_index_map(env.get(ARRAY_INDEX_MAP_ENV) or "0")
                 adopted = [(by_index[o], i) for i, o in enumerate(mapping) if o in by_index]
             for pos, new_index in adopted:

@@ -33,6 +33,7 @@ from spotkit.bench.stage import (
     make_batch_stack,
 )
 from spotkit.core import lineage
+from spotkit.core.job import container_environment
 from spotkit.runtime import decode_index_map
 
 INDEX_MAP_ENV = "SPOTKIT_ARRAY_INDEX_MAP"
@@ -86,10 +87,6 @@ def check_calls(calls: Dict[str, int], submit_job: Dict[str, int], esm: Dict[str
                         "records (one per 100 records of an invocation)")
     return {"describe_jobs": describe, "describe_jobs_bounds": [low, high], "submit_job_counted": submitted,
             "problems": problems}
-
-
-def _env(detail: dict) -> Dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in (detail.get("container") or {}).get("environment") or []}
 
 
 def _wait(what: str, check: Callable[[], Optional[str]], timeout: float, progress, poll: float = 1.0) -> None:
@@ -316,7 +313,7 @@ def array(stage: Stage, zip_path: Path, settings: PipelineSettings, *, size: int
     seen: Counter = Counter()
     arrays, singles, bad_maps = [], 0, []
     for d in successors:
-        env = _env(d)
+        env = container_environment(d)
         if INDEX_MAP_ENV in env:
             try:
                 indexes = decode_index_map(env[INDEX_MAP_ENV])

@@ -51,6 +51,14 @@ _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def container_environment(detail: Mapping[str, Any]) -> dict[str, str]:
+    """``container.environment`` of a JobDetail (or an event's detail) as ``{name: value}``; entries
+    without a string name are ignored."""
+    items = (detail.get("container") or {}).get("environment") or []
+    return {i["name"]: str(i.get("value", "")) for i in items
+            if isinstance(i, Mapping) and isinstance(i.get("name"), str)}
+
+
 def _require_str(detail: Mapping[str, Any], key: str, where: str) -> str:
     value = detail.get(key)
     if not isinstance(value, str) or not value:
@@ -175,10 +183,8 @@ class JobDetail:
 
     @property
     def environment(self) -> dict[str, str]:
-        """``container.environment`` as a dict (names without a string name are ignored)."""
-        items = (self.raw.get("container") or {}).get("environment") or []
-        return {i["name"]: str(i.get("value", "")) for i in items
-                if isinstance(i, Mapping) and isinstance(i.get("name"), str)}
+        """``container.environment`` as a dict (:func:`container_environment`)."""
+        return container_environment(self.raw)
 
 
 def parse_event(event: Any) -> JobDetail | None:

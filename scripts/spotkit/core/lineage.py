@@ -152,11 +152,6 @@ def previous_job_id(tags: Mapping[str, str], environment: Mapping[str, str] | No
     return found.previous_job_id if found and found.previous_job_id else None
 
 
-def detail_environment(detail: Mapping[str, Any]) -> dict[str, str]:
-    """``container.environment`` of a DescribeJobs JobDetail as a dict."""
-    items = (detail.get("container") or {}).get("environment") or []
-    return {i["name"]: str(i.get("value", "")) for i in items if isinstance(i, Mapping) and "name" in i}
-
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """``tags`` without AWS-reserved (``aws:``) keys and without spotkit's lineage tags."""

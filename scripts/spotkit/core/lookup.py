@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spotkit.core import lineage
+from spotkit.core.job import container_environment
 
 #: DescribeJobs takes at most 100 job ids per call (API_DescribeJobs.html).
 DESCRIBE_JOBS_MAX_IDS = 100
@@ -53,4 +54,4 @@ def find_successors(batch: Any, *, job_queue: str, job_name: str, since_ms: int,
     for page in batch.get_paginator("list_jobs").paginate(jobQueue=job_queue, filters=filters):
         ids += [s["jobId"] for s in page.get("jobSummaryList", [])]
     return [d for d in describe_jobs(batch, ids).values()
-            if lineage.previous_job_id(d.get("tags") or {}, lineage.detail_environment(d)) in wanted]
+            if lineage.previous_job_id(d.get("tags") or {}, container_environment(d)) in wanted]
