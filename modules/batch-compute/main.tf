@@ -10,6 +10,11 @@ locals {
   # *_CAPACITY_OPTIMIZED strategies use an EC2 Auto Scaling group.
   uses_spot_fleet = var.allocation_strategy == "BEST_FIT"
 
+  # Chaos opt-in: AWS FIS experiments (modules/chaos-fis) select instances by this tag and their
+  # role may act only on instances that carry it. Only the Spot compute environment opts in.
+  chaos_opt_in_tag = { "spotkit:chaos" = "opt-in" }
+  spot_chaos_tags  = var.chaos_opt_in ? local.chaos_opt_in_tag : {}
+
   create_service_role    = var.create && var.create_service_role
   create_instance_role   = var.create && var.create_instance_role
   create_spot_fleet_role = var.create && var.create_spot_fleet_role && local.uses_spot_fleet
@@ -164,8 +169,9 @@ resource "aws_batch_compute_environment" "spot" {
     security_group_ids = var.security_group_ids
 
     # Tags of the instances Batch launches; the compute environment name lets a Spot interruption
-    # be traced back to the compute environment that lost the capacity.
-    tags = merge(var.tags, { Name = local.spot_name, "spotkit:compute-environment" = local.spot_name })
+    # be traced back to the compute environment that lost the capacity, and with chaos_opt_in the
+    # opt-in tag makes them eligible for FIS experiments.
+    tags = merge(var.tags, local.spot_chaos_tags, { Name = local.spot_name, "spotkit:compute-environment" = local.spot_name })
 
     dynamic "launch_template" {
       for_each = var.launch_template_id == null ? [] : [var.launch_template_id]
@@ -176,7 +182,7 @@ resource "aws_batch_compute_environment" "spot" {
     }
   }
 
-  tags = merge(var.tags, { Name = local.spot_name })
+  tags = merge(var.tags, local.spot_chaos_tags, { Name = local.spot_name })
 
   # Batch must still be able to assume its role while it deletes the compute environment.
   depends_on = [aws_iam_role_policy_attachment.service, aws_iam_role_policy_attachment.spot_fleet]

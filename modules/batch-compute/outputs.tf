@@ -8,6 +8,21 @@ output "spot_compute_environment_name" {
   value       = try(aws_batch_compute_environment.spot[0].compute_environment_name, null)
 }
 
+output "spot_allocation_strategy" {
+  description = "Allocation strategy of the Spot compute environment (BEST_FIT: Spot Fleet; the others: EC2 Auto Scaling group)."
+  value       = try(aws_batch_compute_environment.spot[0].compute_resources[0].allocation_strategy, null)
+}
+
+output "chaos_opt_in" {
+  description = "Whether the Spot compute environment and its instances carry chaos_opt_in_tag."
+  value       = var.create && var.chaos_opt_in
+}
+
+output "chaos_opt_in_tag" {
+  description = "The chaos opt-in tag (a map of one key), set on the Spot compute environment and its instances when chaos_opt_in is true."
+  value       = local.chaos_opt_in_tag
+}
+
 output "spot_ecs_cluster_arn" {
   description = "ARN of the ECS cluster Batch created for the Spot compute environment."
   value       = try(aws_batch_compute_environment.spot[0].ecs_cluster_arn, null)

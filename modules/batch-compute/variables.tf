@@ -121,6 +121,18 @@ variable "launch_template_version" {
   default     = "$Default"
 }
 
+variable "chaos_opt_in" {
+  description = <<-EOT
+    Whether the Spot compute environment opts in to chaos experiments: adds the tag
+    spotkit:chaos = opt-in to the compute environment and to compute_resources.tags, which Batch
+    copies to every instance it launches; AWS FIS experiments (modules/chaos-fis) select and may
+    act on tagged instances only. The on-demand compute environment never opts in. With
+    hashicorp/aws < 5.10, changing compute_resources.tags replaces the compute environment.
+  EOT
+  type        = bool
+  default     = false
+}
+
 ################################################################################
 # Optional on-demand (EC2) compute environment
 ################################################################################

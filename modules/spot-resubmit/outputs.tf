@@ -33,6 +33,11 @@ output "dlq_url" {
   value       = try(aws_sqs_queue.dlq[0].id, null)
 }
 
+output "dlq_name" {
+  description = "Name of the dead-letter queue (e.g. the dimension of an alarm on it)."
+  value       = try(aws_sqs_queue.dlq[0].name, null)
+}
+
 output "dlq_arn" {
   description = "ARN of the dead-letter queue."
   value       = try(aws_sqs_queue.dlq[0].arn, null)

@@ -31,6 +31,9 @@ module "compute" {
   instance_profile_arn   = try(var.compute.instance_profile_arn, null)
   create_spot_fleet_role = try(var.compute.spot_fleet_role_arn, null) == null
   spot_fleet_role_arn    = try(var.compute.spot_fleet_role_arn, null)
+
+  # Chaos: only the Spot compute environment opts in (see modules/batch-compute).
+  chaos_opt_in = try(var.chaos.opt_in, false)
 }
 
 module "spot_queue" {
@@ -137,4 +140,24 @@ module "resubmit" {
   idempotency_ttl_seconds                  = try(var.resubmit.idempotency_ttl_seconds, 86400)
   idempotency_table_kms_key_arn            = try(var.resubmit.idempotency_table_kms_key_arn, null)
   idempotency_table_point_in_time_recovery = try(var.resubmit.idempotency_table_point_in_time_recovery, true)
+}
+
+# AWS FIS experiment templates against the Spot compute environment's opted-in instances; the
+# opt-in tag comes from the compute module so both sides always agree on it.
+module "chaos" {
+  source = "../chaos-fis"
+
+  create = var.create && try(var.chaos.create, false)
+  name   = "${var.name}-chaos"
+  tags   = var.tags
+
+  compute_environment_name     = module.compute.spot_compute_environment_name
+  opt_in_tag                   = module.compute.chaos_opt_in_tag
+  selection_mode               = try(var.chaos.selection_mode, "COUNT(1)")
+  duration_before_interruption = try(var.chaos.duration_before_interruption, "PT2M")
+
+  stop_condition_alarm_arns    = try(var.chaos.stop_condition_alarm_arns, [])
+  create_stop_condition_alarm  = try(var.chaos.create_stop_condition_alarm, false)
+  stop_condition_queue_name    = module.resubmit.dlq_name
+  stop_condition_alarm_actions = compact([module.resubmit.alert_topic_arn])
 }

@@ -53,6 +53,11 @@ output "ecs_cluster_arn" {
   value       = module.compute.spot_ecs_cluster_arn
 }
 
+output "compute_environment_allocation_strategy" {
+  description = "Allocation strategy of the Spot compute environment (BEST_FIT: Spot Fleet; the others: EC2 Auto Scaling group)."
+  value       = module.compute.spot_allocation_strategy
+}
+
 output "spot_fleet_role_arn" {
   description = "ARN of the Spot Fleet role (null unless the allocation strategy is BEST_FIT)."
   value       = module.compute.spot_fleet_role_arn
@@ -131,4 +136,34 @@ output "idempotency_table_name" {
 output "alert_topic_arn" {
   description = "ARN of the SNS alert topic."
   value       = module.resubmit.alert_topic_arn
+}
+
+output "chaos_fis_role_arn" {
+  description = "ARN of the AWS FIS role of the chaos experiment templates (null unless chaos.create)."
+  value       = module.chaos.fis_role_arn
+}
+
+output "chaos_spot_interruption_template_id" {
+  description = "ID of the FIS experiment template sending Spot interruptions to opted-in instances (null unless chaos.create)."
+  value       = module.chaos.spot_interruption_template_id
+}
+
+output "chaos_terminate_instance_template_id" {
+  description = "ID of the FIS experiment template terminating opted-in instances (null unless chaos.create)."
+  value       = module.chaos.terminate_instance_template_id
+}
+
+output "chaos_opt_in" {
+  description = "Whether the Spot compute environment and its instances carry the chaos opt-in tag."
+  value       = module.compute.chaos_opt_in
+}
+
+output "chaos_opt_in_tag" {
+  description = "The tag (map of one key) an instance must carry for the FIS experiments to act on it."
+  value       = module.compute.chaos_opt_in_tag
+}
+
+output "chaos_stop_condition_alarm_arn" {
+  description = "ARN of the alarm (resubmit DLQ not empty) that stops the FIS experiments (null unless chaos.create_stop_condition_alarm)."
+  value       = module.chaos.stop_condition_alarm_arn
 }

@@ -76,3 +76,32 @@ variable "resubmit" {
   type        = any
   default     = {}
 }
+
+variable "chaos" {
+  description = <<-EOT
+    Chaos settings (every key optional; see modules/chaos-fis): create (default false: the FIS role
+    and the "spot-interruption" and "terminate-instance" experiment templates), opt_in (default
+    false: tag the Spot compute environment and its instances spotkit:chaos = opt-in, the only
+    instances the experiments can act on), selection_mode (default COUNT(1)),
+    duration_before_interruption (default PT2M), stop_condition_alarm_arns (default []),
+    create_stop_condition_alarm (default false: an alarm on the resubmit DLQ stops the
+    experiments), require_stop_condition (default false: true fails the plan unless
+    create_stop_condition_alarm or stop_condition_alarm_arns gives the templates a stop condition).
+  EOT
+  type        = any
+  default     = {}
+
+  validation {
+    condition = alltrue([for k in keys(var.chaos) : contains([
+      "create", "opt_in", "selection_mode", "duration_before_interruption", "stop_condition_alarm_arns",
+      "create_stop_condition_alarm", "require_stop_condition",
+    ], k)])
+    error_message = "The chaos keys must be among create, opt_in, selection_mode, duration_before_interruption, stop_condition_alarm_arns, create_stop_condition_alarm, require_stop_condition."
+  }
+
+  validation {
+    condition = (!try(var.chaos.require_stop_condition, false) || !try(var.chaos.create, false) ||
+    try(var.chaos.create_stop_condition_alarm, false) || length(try(var.chaos.stop_condition_alarm_arns, [])) > 0)
+    error_message = "The chaos.require_stop_condition setting needs chaos.create_stop_condition_alarm = true or at least one chaos.stop_condition_alarm_arns entry."
+  }
+}

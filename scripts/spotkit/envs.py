@@ -177,7 +177,7 @@ def aws_provider_major(env: Environment) -> int:
 
 def _check(env: Environment, aws_major: int) -> None:
     s = env.settings
-    for section in ("compute", "job_queue", "job_definition", "resubmit"):
+    for section in ("compute", "job_queue", "job_definition", "resubmit", "chaos"):
         if not isinstance(s.get(section, {}), dict):
             raise SettingsError(f"{env.name}: '{section}' must be a mapping")
     if "image" not in s.get("job_definition", {}):
@@ -194,6 +194,12 @@ def _check(env: Environment, aws_major: int) -> None:
         raise SettingsError(f"{env.name}: emulator environments need network.vpc_cidr")
     if not env.emulator and not (net.get("subnet_ids") and net.get("security_group_ids")):
         raise SettingsError(f"{env.name}: network.subnet_ids and network.security_group_ids are required")
+    chaos = s.get("chaos") or {}
+    if (chaos.get("create") and chaos.get("require_stop_condition")
+            and not (chaos.get("create_stop_condition_alarm") or chaos.get("stop_condition_alarm_arns"))):
+        raise SettingsError(
+            f"{env.name}: chaos.require_stop_condition needs chaos.create_stop_condition_alarm: true or "
+            "chaos.stop_condition_alarm_arns (an FIS experiment template must not run without a stop condition)")
     strategy = s.get("compute", {}).get("allocation_strategy")
     if strategy == "SPOT_PRICE_CAPACITY_OPTIMIZED" and aws_major < 4:
         raise SettingsError(

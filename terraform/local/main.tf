@@ -61,4 +61,5 @@ module "spotkit" {
   job_queue          = var.job_queue
   job_definition     = var.job_definition
   resubmit           = var.resubmit
+  chaos              = var.chaos
 }

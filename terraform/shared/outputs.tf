@@ -93,3 +93,33 @@ output "ecs_cluster_arn" {
   description = "ARN of the ECS cluster behind the Spot compute environment."
   value       = module.spotkit.ecs_cluster_arn
 }
+
+output "compute_environment_allocation_strategy" {
+  description = "Allocation strategy of the Spot compute environment (BEST_FIT: Spot Fleet; the others: EC2 Auto Scaling group)."
+  value       = module.spotkit.compute_environment_allocation_strategy
+}
+
+output "chaos_fis_role_arn" {
+  description = "ARN of the AWS FIS role the chaos experiment templates run with (null unless chaos.create)."
+  value       = module.spotkit.chaos_fis_role_arn
+}
+
+output "chaos_spot_interruption_template_id" {
+  description = "ID of the FIS experiment template \"spot-interruption\": `aws fis start-experiment --experiment-template-id <id>` (null unless chaos.create)."
+  value       = module.spotkit.chaos_spot_interruption_template_id
+}
+
+output "chaos_terminate_instance_template_id" {
+  description = "ID of the FIS experiment template \"terminate-instance\" (null unless chaos.create)."
+  value       = module.spotkit.chaos_terminate_instance_template_id
+}
+
+output "chaos_opt_in_tag" {
+  description = "The tag an instance must carry for the FIS experiments to act on it (set on the Spot compute environment's instances when chaos.opt_in)."
+  value       = module.spotkit.chaos_opt_in_tag
+}
+
+output "chaos_stop_condition_alarm_arn" {
+  description = "ARN of the alarm (resubmit DLQ not empty) that stops the FIS experiments (null unless chaos.create_stop_condition_alarm)."
+  value       = module.spotkit.chaos_stop_condition_alarm_arn
+}

@@ -36,3 +36,9 @@ variable "resubmit" {
   type        = any
   default     = {}
 }
+
+variable "chaos" {
+  description = "Chaos settings (settings.yaml: chaos): AWS FIS experiment templates and the Spot compute environment's opt-in; see modules/spotkit-stack."
+  type        = any
+  default     = {}
+}
