@@ -334,3 +334,56 @@ def test_an_array_index_covered_twice_is_flagged_as_a_duplicate(aws, stack):
                             f"2 times ({', '.join(sorted([f'{group_id}:0', lone_id]))})"]
     assert fine.passed(), fine.problems
     assert fine.recovered_job_id == f"{group_id}:1"
+
+
+def test_a_resubmitted_array_parent_is_flagged(aws, stack):
+    st = stack()
+    batch = aws["batch"]
+    tracker, parent, children, _ = _reclaim_children(aws, st)
+    whole, _ = build_submit_request(JobDetail(parent), lineage.Lineage(parent["jobId"], parent["jobId"], 1))
+    whole_id = batch.submit_job(**whole)["jobId"]  # the parent as a single job: not how children come back
+    _poll_until(tracker, "a verdict", tracker.done)
+    for o in tracker.outcomes:
+        assert o.problems == [f"the array parent {parent['jobId']} itself was resubmitted as {whole_id} "
+                              "(expected only regroups of its reclaimed children)"]
+
+
+def test_native_retry_that_was_also_resubmitted_is_flagged(aws, stack):
+    st = stack(retry=NATIVE_RETRY)
+    batch = aws["batch"]
+    job_id, by_instance = _watch_one(aws, st, native_retry=True)
+    tracker = RecoveryTracker(batch, by_instance, native_retry=True, injected_at=_interrupt(aws, by_instance))
+    [outcome] = tracker.outcomes
+    _poll_until(tracker, "the host-loss failure", lambda: outcome.state != "waiting-failure")
+    extra = resubmit_single(batch, _describe(batch, [job_id])[job_id])
+    _poll_until(tracker, "a verdict", lambda: outcome.state == "problem")
+    assert outcome.problems == [f"job {job_id} was retried natively AND resubmitted as {extra}: recovered twice"]
+
+
+# ------------------------------------------------------------------------------ check_resubmission
+def _job(job_id, **kw):
+    base = {"jobId": job_id, "jobName": "n", "status": "FAILED",
+            "jobQueue": "arn:aws:batch:us-east-1:123456789012:job-queue/spot",
+            "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/jd:3",
+            "container": {"command": ["sleep", "1"]}, "timeout": {"attemptDurationSeconds": 3600},
+            "tags": {"team": "data"}}
+    return {**base, **kw}
+
+
+def test_check_resubmission_accepts_the_documented_revision_switch_and_the_fallback_queue():
+    original = _job("a", tags={"team": "data", lineage.TAG_LINEAGE: "count=1 original=o previous=o"})
+    switched = _job("b", jobDefinition="arn:aws:batch:us-east-1:123456789012:job-definition/jd:4",
+                    jobQueue="arn:aws:batch:us-east-1:123456789012:job-queue/on-demand",
+                    tags={"team": "data", lineage.TAG_LINEAGE: "count=2 original=o previous=a revision-from=3"})
+    # Loss number 2 of the lineage: the function's default SPOTKIT_FALLBACK_AFTER_LOSSES=2 sends it on-demand.
+    assert check_resubmission(original, switched, fallback_job_queue="on-demand") == []
+    problems = check_resubmission(original, switched)  # no fallback configured: the original's queue
+    assert problems == ["jobQueue 'arn:aws:batch:us-east-1:123456789012:job-queue/on-demand' is not the original's "
+                        "queue 'arn:aws:batch:us-east-1:123456789012:job-queue/spot'"]
+    assert check_resubmission(original, switched, fallback_job_queue="on-demand", fallback_after_losses=3) != []
+    unrecorded = {**switched, "tags": {"team": "data", lineage.TAG_LINEAGE: "count=2 original=o previous=a"}}
+    [problem] = check_resubmission(original, unrecorded, fallback_job_queue="on-demand")
+    assert problem.startswith("jobDefinition ") and "revision switch" in problem
+    placeholder = {**switched, "tags": {**switched["tags"], "resourceArn": "arn:x"}}
+    assert check_resubmission(original, placeholder, fallback_job_queue="on-demand") == [
+        "the event's resourceArn placeholder became a tag"]
