@@ -124,7 +124,8 @@ def failing_report() -> dict:
     r["jobs"][1].update(passed=False, recovery=None, recovered_job_id=None, successors=0,
                         seconds_to_recovery=None, seconds_to_running=None,
                         problems=["no new attempt within 300 s", "statusReason was 'Essential container exited'"])
-    r["events"] = [e for e in r["events"] if e["subject"] not in (f"job:{SUCC_2}",)]
+    gone = {(f"job:{JOB_2}", "resubmitted"), (f"job:{SUCC_2}", "RUNNING-again"), (f"job:{SUCC_2}", "SUCCEEDED")}
+    r["events"] = [e for e in r["events"] if (e["subject"], e["kind"]) not in gone]
     r["steady_state"]["after"][1].update(value="Inactive", ok=False)
     r["rollbacks"].append({"name": "restore-target-capacity", "status": "failed", "detail": "throttled", "t": 13})
     return r
@@ -390,6 +391,7 @@ def test_html_of_failed_interrupted_and_legacy_runs():
     fail = rep.render_html(failing_report())
     assert 'class="verdict fail"' in fail and "NOT recovered" in fail and "DEVIATED" in fail
     assert "no new attempt within 300 s" in fail and "real time (x1)" in fail
+    assert fail.count('class="lane-verdict"') == 1  # the job lane that never came back
     inter = rep.render_html(interrupted_report())
     assert "Interrupted by SIGINT" in inter and "time factor unknown" in inter
     legacy = rep.render_html(legacy_report())
@@ -405,6 +407,14 @@ def test_html_escapes_everything():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in " ".join(p.text) and "49" not in re.sub(r"[0-9a-f-]{6,}", "", " ".join(p.text))
     html.encode("utf-8")  # no lone surrogates
+    assert "\u202e" not in html and "\u202e" not in rep.render_junit(hostile_report())  # no bidi spoofing
+
+
+def test_html_clips_huge_outputs_but_the_json_keeps_them():
+    r = passing_report()
+    r["journal"][1]["output"] = "x" * 50_000
+    html = rep.render_html(r)
+    assert "x" * 20_000 in html and "x" * 20_001 not in html and "30000 more characters in the JSON report" in html
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -512,7 +522,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
     for kind in ("RUNNING", "warning", "interrupted", "FAILED", "resubmitted", "RUNNING-again"):
         assert f'class="marker kind-{kind}"' in html
     assert re.search(r'<text class="step"[^>]*><title>[^<]+</title>\+0\.7 s</text>', html)
-    assert "NOT recovered" in html
+    assert html.count('class="lane-verdict"') == 1 and "NOT recovered" in html
     assert not _console_errors(dom.stderr), _console_errors(dom.stderr)
 
     png = tmp_path / "shot.png"

@@ -50,6 +50,7 @@ class Lane:
     label: str
     sub: str = ""
     depth: int = 0
+    failed: bool = False  # a job that did not prove recovery
     events: list = field(default_factory=list)
     bars: list = field(default_factory=list)  # journal steps (experiment lane)
     # filled in by layout:
@@ -61,6 +62,11 @@ class Lane:
 
 def _short(s: str, n: int = LABEL_CHARS) -> str:
     return s if len(s) <= n else s[: n - 1] + "\u2026"
+
+
+def _clip(s: str, n: int = 20000) -> str:
+    """At most ``n`` characters of a long output (the JSON report keeps all of it)."""
+    return s if len(s) <= n else s[:n] + f"\u2026 [{len(s) - n} more characters in the JSON report]"
 
 
 def _shape_path(shape: str, r: float = 9.0) -> str:
@@ -105,7 +111,7 @@ def _lanes(v: View) -> list:
         sub = job_id if job and job.job_name else ""
         if job and job.recovered_job_id and job.recovered_job_id != job_id:
             sub = f"{sub} \u2192 {job.recovered_job_id}".strip()
-        lane = Lane("job", f"job:{job_id}", label, sub, depth)
+        lane = Lane("job", f"job:{job_id}", label, sub, depth, failed=bool(job) and job.passed is not True)
         lanes.append(lane)
         by_subject.setdefault(f"job:{job_id}", lane)
         if job and job.recovered_job_id:  # the successor's events continue this lane
@@ -199,6 +205,11 @@ def _layout(v: View, lanes: list) -> dict:
                     "title": f"{a.kind} \u2192 {b.kind}: {seconds(dt)}",
                 }
             )
+        if lane.failed:
+            start = x(timed[-1].t) if timed else PLOT_X0
+            lane.segments.append(
+                {"x1": start, "x2": PLOT_X1, "state": "down", "title": "not recovered by the end of the run"}
+            )
         for s in lane.bars:
             end = s.end if s.end is not None else s.start
             lane.segments.append(
@@ -277,6 +288,7 @@ figure { margin: 0; } svg.timeline { width: 100%; height: auto; display: block; 
 .marker text { font-size: 9px; font-weight: 700; fill: #fff; text-anchor: middle; dominant-baseline: central; }
 .marker path { stroke: #fff; stroke-width: 1.5; }
 .step { font-size: 10.5px; fill: #334155; text-anchor: middle; }
+.lane-verdict { font-size: 11.5px; font-weight: 700; fill: var(--fail); text-anchor: end; }
 .injected-line { stroke: #6b21a8; stroke-dasharray: 3 3; stroke-width: 1.5; }
 .injected-label { font-size: 11px; fill: #6b21a8; font-weight: 700; }
 ul.legend { list-style: none; padding: 0; margin: 8px 0 0; display: flex; flex-wrap: wrap; gap: 6px 18px; }
@@ -343,6 +355,7 @@ ul.problems { margin: 0; padding-left: 18px; }
 {% for s in lane.segments %}
 <line class="seg {{ s.state }}" x1="{{ s.x1 }}" x2="{{ s.x2 }}" y1="{{ lane.y + (16 if s.state.startswith('step-') else 0) }}" y2="{{ lane.y + (16 if s.state.startswith('step-') else 0) }}">{% if s.title %}<title>{{ s.title }}</title>{% endif %}</line>
 {% endfor %}
+{% if lane.failed %}<text class="lane-verdict" x="{{ plot_x1 }}" y="{{ lane.y - 8 }}">NOT recovered</text>{% endif %}
 {% for st in lane.steps %}
 <text class="step" x="{{ st.x }}" y="{{ st.y }}"><title>{{ st.title }}</title>{{ st.label }}</text>
 {% endfor %}
@@ -365,7 +378,7 @@ ul.problems { margin: 0; padding-left: 18px; }
 <text x="0" y="0" font-size="9" font-weight="700" fill="#fff" text-anchor="middle" dominant-baseline="central">{{ st.glyph }}</text></svg>
 <span><b>{{ key }}</b> {{ st.meaning }}</span></li>
 {% endfor %}
-<li><span><b>+N s</b> seconds between consecutive steps on a lane; green line: running, dashed red: down</span></li>
+<li><span><b>+N s</b> seconds between consecutive steps on a lane; green line: running, dashed red: down or not recovered</span></li>
 </ul>
 </figcaption>
 </figure>
@@ -406,7 +419,7 @@ ul.problems { margin: 0; padding-left: 18px; }
 <tr><td class="nowrap">{{ s.type }}</td><td>{{ s.name }}</td><td class="num">{{ s.start | s }}</td><td class="num">{{ s.end | s }}</td>
 <td class="num">{{ s.seconds | s }}</td>
 <td class="nowrap"><span class="{{ 'bad' if s.status == 'failed' else 'ok' if s.status == 'succeeded' else '' }}">{{ s.status or '-' }}</span></td>
-<td>{% if s.error %}<pre class="bad">{{ s.error }}</pre>{% endif %}{% if s.output is not none %}<pre>{{ s.output }}</pre>{% endif %}{% if s.output is none and not s.error %}-{% endif %}</td></tr>
+<td>{% if s.error %}<pre class="bad">{{ clip(s.error) }}</pre>{% endif %}{% if s.output is not none %}<pre>{{ clip(s.output) }}</pre>{% endif %}{% if s.output is none and not s.error %}-{% endif %}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}
@@ -448,7 +461,7 @@ ul.problems { margin: 0; padding-left: 18px; }
 <thead><tr><th scope="col">t</th><th scope="col">at</th><th scope="col">subject</th><th scope="col">kind</th><th scope="col">detail</th></tr></thead>
 <tbody>
 {% for e in v.events %}
-<tr><td class="num">{{ e.t | s }}</td><td>{{ e.at or '-' }}</td><td>{{ e.subject or '-' }}</td><td>{{ e.kind }}</td><td>{{ e.detail or '-' }}</td></tr>
+<tr><td class="num">{{ e.t | s }}</td><td>{{ e.at or '-' }}</td><td>{{ e.subject or '-' }}</td><td>{{ e.kind }}</td><td>{{ clip(e.detail, 4000) or '-' }}</td></tr>
 {% endfor %}
 </tbody></table>
 </details>
@@ -499,5 +512,7 @@ def render_html(report: dict) -> str:
         label_x=LABEL_X,
         axis_y=AXIS_Y,
         lane_h=LANE_H,
+        plot_x1=PLOT_X1,
+        clip=_clip,
     )
 

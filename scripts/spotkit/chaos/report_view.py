@@ -4,8 +4,9 @@
 the wrong type, reports written before the ``jobs``/``events``/``journal`` keys existed (then
 ``method`` was the journal and ``timeline`` held ``{t, event}`` lines) all give a usable ``View``.
 Every string in it is ``str`` with the characters XML 1.0 forbids (NUL, other C0 controls, lone
-surrogates, U+FFFE/U+FFFF) replaced by U+FFFD; escaping is left to the renderers. Times are float
-seconds (``None`` when unknown); NaN and infinities count as unknown.
+surrogates, U+FFFE/U+FFFF) and the bidi overrides/isolates (U+202A-U+202E, U+2066-U+2069) replaced
+by U+FFFD; escaping is left to the renderers. Times are float seconds (``None`` when unknown); NaN
+and infinities count as unknown.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-# Characters XML 1.0 does not allow, and which no browser or JUnit consumer should be handed.
-_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 does not allow, and which no browser or JUnit consumer should be handed; plus the
+# bidirectional overrides and isolates, which would let a string display reversed or reorder its
+# neighbours ("Trojan Source").
+_XML_ILLEGAL = re.compile(
+    "[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u202a-\u202e\u2066-\u2069]"
+)
 
 # Event kinds of the report contract, in lifecycle order (the HTML legend's order).
 EVENT_KINDS = (
