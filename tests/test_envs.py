@@ -178,3 +178,25 @@ def test_env_cli_render_and_show(home):
     assert result.exit_code == 0 and "python3.8" in result.output
     result = runner.invoke(envs.env_group, ["show", "--env", "nope"])
     assert result.exit_code == 1 and "unknown environment" in result.output
+
+
+def test_chaos_settings_per_environment(home):
+    local = _read(envs.render("local"))["tfvars"]["chaos"]
+    assert local["create"] is True and local["opt_in"] is True
+    assert (local["selection_mode"], local["duration_before_interruption"]) == ("COUNT(1)", "PT2M")
+    dev = _read(envs.render("dev"))["tfvars"]["chaos"]
+    assert dev["create"] is True and dev["opt_in"] is True
+    # prod: the templates exist with a required stop condition, but nothing is opted in.
+    prod = _read(envs.render("prod"))["tfvars"]["chaos"]
+    assert prod["create"] is True and prod["opt_in"] is False
+    assert prod["create_stop_condition_alarm"] is True and prod["require_stop_condition"] is True
+
+
+def test_chaos_required_stop_condition_refused_without_an_alarm(home):
+    settings = home / "settings.yaml"
+    text = settings.read_text()
+    assert "      create_stop_condition_alarm: true   # a FAILED job" in text
+    settings.write_text(text.replace("      create_stop_condition_alarm: true   # a FAILED job",
+                                     "      create_stop_condition_alarm: false  # a FAILED job"))
+    with pytest.raises(envs.SettingsError, match="require_stop_condition"):
+        envs.render("prod")

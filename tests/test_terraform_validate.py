@@ -6,6 +6,7 @@ copy of modules/ and terraform/ so the checkout's .terraform/ folders are left a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -178,4 +179,156 @@ def test_resubmit_rejects_out_of_range_delivery_settings(terraform, tmp_path):
                     "maximum_concurrency must be null or a whole number between 2 and 1000",
                     "max_receive_count must be a whole number between 1 and 1000",
                     "fallback_after_spot_losses must be a whole number >= 1"):
+        assert message in stderr, message
+
+
+# ----------------------------------------------------------------------------------- chaos-fis
+
+_STS_IDENTITY = (b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                 b"<GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/plan</Arn>"
+                 b"<UserId>AIDAPLAN</UserId><Account>123456789012</Account></GetCallerIdentityResult>"
+                 b"<ResponseMetadata><RequestId>plan</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+
+
+@pytest.fixture(scope="module")
+def sts_endpoint():
+    """A local STS answering GetCallerIdentity only, so a module that reads the account plans fully."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(_STS_IDENTITY)))
+            self.end_headers()
+            self.wfile.write(_STS_IDENTITY)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _chaos_plan(terraform, tmp_path, sts: str, arguments: str = "") -> dict:
+    """`terraform plan` of modules/chaos-fis (account from ``sts``) as `terraform show -json`."""
+    (tmp_path / "main.tf").write_text(textwrap.dedent(f"""\
+        provider "aws" {{
+          region                      = "us-east-1"
+          access_key                  = "x"
+          secret_key                  = "x"
+          skip_credentials_validation = true
+          skip_requesting_account_id  = true
+          skip_metadata_api_check     = true
+          skip_get_ec2_platforms      = true
+          max_retries                 = 1
+          endpoints {{
+            sts = "{sts}"
+          }}
+        }}
+        module "m" {{
+          source                   = "{REPO / 'modules' / 'chaos-fis'}"
+          name                     = "kit-chaos"
+          compute_environment_name = "kit-spot"
+        {textwrap.indent(arguments, '  ')}
+        }}
+        output "templates" {{
+          value = module.m.experiment_templates
+        }}
+        """))
+    shutil.copy(REPO / "terraform" / "local" / ".terraform.lock.hcl", tmp_path)
+    terraform(["init", "-backend=false", "-input=false", "-no-color"], cwd=tmp_path)
+    terraform(["plan", "-input=false", "-no-color", "-refresh=false", "-out=plan.bin"], cwd=tmp_path)
+    return json.loads(terraform(["show", "-json", "plan.bin"], cwd=tmp_path).stdout)
+
+
+def _planned(plan: dict, address: str) -> dict:
+    for res in plan["planned_values"]["root_module"]["child_modules"][0]["resources"]:
+        if res["address"] == address:
+            return res["values"]
+    raise AssertionError(f"{address} is not in the plan")
+
+
+DESTRUCTIVE = {"ec2:SendSpotInstanceInterruptions", "ec2:TerminateInstances"}
+
+
+def _condition(statement: dict) -> dict:
+    """A statement's Condition with every value as a list (IAM accepts a string for one value)."""
+    return {op: {k: [v] if isinstance(v, str) else v for k, v in kv.items()}
+            for op, kv in (statement.get("Condition") or {}).items()}
+
+
+def test_chaos_fis_role_acts_only_on_opted_in_instances(terraform, tmp_path, sts_endpoint):
+    plan = _chaos_plan(terraform, tmp_path, sts_endpoint)
+    policy = json.loads(_planned(plan, "module.m.aws_iam_role_policy.fis[0]")["policy"])
+    statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+    granted = set()
+    for st in statements:
+        actions = {st["Action"]} if isinstance(st["Action"], str) else set(st["Action"])
+        resources = {st["Resource"]} if isinstance(st["Resource"], str) else set(st["Resource"])
+        assert st["Effect"] == "Allow" and "NotAction" not in st and "NotResource" not in st
+        assert not any(a == "*" or a.endswith(":*") for a in actions), st
+        if actions & DESTRUCTIVE:
+            # The safety of the whole design: only instances of this account and Region that carry
+            # the opt-in tag, whatever a template selects.
+            assert resources == {"arn:aws:ec2:us-east-1:123456789012:instance/*"}, st
+            assert _condition(st) == {"StringEquals": {"aws:ResourceTag/spotkit:chaos": ["opt-in"]}}, st
+            granted |= actions & DESTRUCTIVE
+        else:
+            assert all(a.startswith("ec2:Describe") for a in actions), st
+    assert granted == DESTRUCTIVE
+    trust = json.loads(_planned(plan, "module.m.aws_iam_role.fis[0]")["assume_role_policy"])
+    (st,) = trust["Statement"] if isinstance(trust["Statement"], list) else [trust["Statement"]]
+    assert st["Principal"] == {"Service": "fis.amazonaws.com"}
+    assert _condition(st) == {"StringEquals": {"aws:SourceAccount": ["123456789012"]}}
+
+
+def test_chaos_fis_templates_target_opted_in_instances_and_keep_stop_conditions(terraform, tmp_path, sts_endpoint):
+    # The stacks' template bodies embed these properties (plus RoleArn, unknown until apply).
+    main_tf = (REPO / "modules" / "chaos-fis" / "main.tf").read_text()
+    assert "Properties = merge(local.templates[each.key], { RoleArn = aws_iam_role.fis[0].arn })" in main_tf
+    templates = _chaos_plan(terraform, tmp_path, sts_endpoint)["planned_values"]["outputs"]["templates"]["value"]
+    assert set(templates) == {"spot-interruption", "terminate-instance"}
+    tags = {"spotkit:chaos": "opt-in", "spotkit:compute-environment": "kit-spot"}
+    spot = templates["spot-interruption"]
+    assert spot["Targets"]["SpotInstances"]["ResourceType"] == "aws:ec2:spot-instance"
+    assert spot["Actions"]["spot-interruption"]["ActionId"] == "aws:ec2:send-spot-instance-interruptions"
+    assert spot["Actions"]["spot-interruption"]["Parameters"] == {"durationBeforeInterruption": "PT2M"}
+    term = templates["terminate-instance"]
+    assert term["Targets"]["Instances"]["ResourceType"] == "aws:ec2:instance"
+    assert term["Actions"]["terminate-instance"]["ActionId"] == "aws:ec2:terminate-instances"
+    for t in templates.values():
+        (target,) = t["Targets"].values()
+        assert target["ResourceTags"] == tags and target["SelectionMode"] == "COUNT(1)"
+        assert target["Filters"] == [{"Path": "State.Name", "Values": ["running"]}]
+        assert t["StopConditions"] == [{"Source": "none"}]
+
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:slo"
+    (tmp_path / "with-alarm").mkdir()
+    templates = _chaos_plan(terraform, tmp_path / "with-alarm", sts_endpoint,
+                            f'stop_condition_alarm_arns = ["{alarm}"]\n'
+                            'selection_mode = "PERCENT(50)"\n')["planned_values"]["outputs"]["templates"]["value"]
+    for t in templates.values():
+        assert t["StopConditions"] == [{"Source": "aws:cloudwatch:alarm", "Value": alarm}]
+        (target,) = t["Targets"].values()
+        assert target["SelectionMode"] == "PERCENT(50)"
+
+
+def test_chaos_fis_rejects_unsafe_inputs(terraform, tmp_path):
+    proc = _plan_module(terraform, tmp_path, "chaos-fis", textwrap.dedent("""\
+        name                         = "x"
+        compute_environment_name     = "x-spot"
+        selection_mode               = "COUNT(0)"
+        duration_before_interruption = "PT1M"
+        opt_in_tag                   = { "aws:chaos" = "opt-in" }
+        stop_condition_alarm_arns    = ["not-an-arn"]
+        """))
+    assert proc.returncode == 1
+    stderr = " ".join(proc.stderr.split())
+    for message in ("selection_mode must be COUNT(n) with n >= 1", "duration_before_interruption must be PT2M to PT15M",
+                    "opt_in_tag must hold exactly one", "stop_condition_alarm_arns must be at most 4 CloudWatch alarm ARNs"):
         assert message in stderr, message
