@@ -178,6 +178,7 @@ def legacy_report() -> dict:
         "original_job_id": "8855d165",
         "recovered_job_id": "3eafa454",
         "instance_id": "i-cfa2f559597ab5eb5",
+        "fleet_request_id": "sfr-c4a81ab0a3b6a5858",
         "seconds_to_failure": 2.0,
         "seconds_to_recovery": 2.1,
         "seconds_to_running": 4.1,
@@ -316,6 +317,7 @@ def test_junit_of_odd_reports_parses(tmp_path, name):
     assert suite.tests >= 3
     if name == "legacy":  # one job from original_job_id, verdict carried over
         assert "8855d165" in {c.name for c in suite}
+        assert suite.name == "spotkit chaos fleet-capacity (local)"
         assert suite.failures == 0 and _results({c.name: c for c in suite}["steady-state"]) == {Skipped}
     else:
         xml = (tmp_path / "junit.xml").read_text(encoding="utf-8")

@@ -280,7 +280,8 @@ def view(report: Any) -> View:
     if not isinstance(method, str):
         if journal_src is None and isinstance(method, list):  # legacy: `method` was the journal
             journal_src = method
-        method = None
+        # Before methods existed the experiment was the Spot Fleet capacity cut.
+        method = "fleet-capacity" if legacy and r.get("fleet_request_id") else None
 
     passed = r.get("passed") is True
     jobs = [j for j in (_job(d) for d in dicts(r.get("jobs"))) if j]
