@@ -247,3 +247,81 @@ def test_service_linked_role_names_the_group_awsbatch(aws, network):
     name = group_of(aws, stack["ce_name"])["AutoScalingGroupName"]
     assert name.startswith(f"AWSBatch-{stack['ce_name']}-asg-")
     assert group_of(aws, stack["ce_name"])["DesiredCapacity"] == 0
+
+
+# ------------------------------------------------------------------ in process (moto's backends directly)
+@pytest.fixture
+def capacity(aws_credentials):
+    """A :class:`Capacity` over moto's in-process backends (``mock_aws``) and a factory of managed CEs:
+    ``capacity.make_ce(allocation=..., ce_type=..., state=...) -> ComputeEnvironment``."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        from moto.batch.models import batch_backends
+        from moto.ec2.models import ec2_backends
+        from moto.ecs.models import ecs_backends
+        from spotkit.emulator.capacity import Capacity
+
+        ec2, iam, batch = (boto3.client(n, region_name="us-east-1") for n in ("ec2", "iam", "batch"))
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        sg = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+        role = iam.create_role(RoleName="svc", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        profile = iam.create_instance_profile(InstanceProfileName="p")["InstanceProfile"]["Arn"]
+        backend = batch_backends["123456789012"]["us-east-1"]
+        cap = Capacity(backend, ec2_backends["123456789012"]["us-east-1"], ecs_backends["123456789012"]["us-east-1"],
+                       boot_seconds=0, idle_seconds=0)
+
+        def make_ce(allocation="SPOT_CAPACITY_OPTIMIZED", ce_type="SPOT", state="ENABLED", env_type="MANAGED"):
+            resources = {"type": ce_type, "minvCpus": 0, "maxvCpus": 8, "instanceTypes": ["m5.large"],
+                         "subnets": [subnet], "securityGroupIds": [sg], "instanceRole": profile,
+                         "spotIamFleetRole": role, "allocationStrategy": allocation}
+            kw = {"computeResources": resources} if env_type == "MANAGED" else {}
+            arn = batch.create_compute_environment(computeEnvironmentName=_name("ce"), type=env_type, state=state,
+                                                   serviceRole=role, **kw)["computeEnvironmentArn"]
+            return backend.get_compute_environment(arn)
+
+        cap.make_ce = make_ce
+        yield cap
+
+
+def test_backend_of_each_kind_of_compute_environment(capacity):
+    assert capacity.backend_of(capacity.make_ce(allocation="BEST_FIT")) == "spot-fleet"
+    for allocation in ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"):
+        assert capacity.backend_of(capacity.make_ce(allocation=allocation)) == "auto-scaling-group"
+    assert capacity.backend_of(capacity.make_ce(allocation="BEST_FIT", ce_type="EC2")) == "auto-scaling-group"
+    assert capacity.backend_of(capacity.make_ce(env_type="UNMANAGED")) is None
+
+
+def test_instance_terminated_in_process_is_reaped_and_replaced_as_spot(capacity):
+    # FIS terminates through the EC2 backend, so moto's Auto Scaling never hears of it
+    ce = capacity.make_ce()
+    capacity.scale({ce.arn: 2.0}, time.monotonic())
+    (host,) = capacity.hosts_of(ce.arn)
+    name = capacity.asg_name_of(ce.arn)
+    assert host.group_name == name and host.instance.lifecycle == "spot"
+    capacity.ec2.terminate_instances([host.instance_id])
+    assert [h.instance_id for h in capacity.reap()] == [host.instance_id]
+    capacity.scale({ce.arn: 2.0}, time.monotonic())
+    (new,) = capacity.hosts_of(ce.arn)
+    assert new.instance_id != host.instance_id and new.instance.lifecycle == "spot"
+    group = capacity.autoscaling.autoscaling_groups[name]
+    assert [s.instance.id for s in group.instance_states] == [new.instance_id] and group.desired_capacity == 1
+
+
+def test_disabled_ce_does_not_scale_out_and_keeps_busy_hosts(capacity):
+    ce = capacity.make_ce()
+    capacity.scale({ce.arn: 2.0}, time.monotonic())
+    (host,) = capacity.hosts_of(ce.arn)
+    host.jobs.add("job-1")
+    host.used_vcpus = 2.0
+    ce.state = "DISABLED"
+    capacity.scale({ce.arn: 6.0}, time.monotonic() + 60)
+    assert [h.instance_id for h in capacity.hosts_of(ce.arn)] == [host.instance_id]
+    assert capacity.autoscaling.autoscaling_groups[capacity.asg_name_of(ce.arn)].desired_capacity == 1
+    host.jobs.clear()
+    host.used_vcpus = 0.0
+    capacity.scale({}, time.monotonic() + 120)  # idle, DISABLED: scales in to minvCpus (0)
+    assert capacity.autoscaling.autoscaling_groups[capacity.asg_name_of(ce.arn)].desired_capacity == 0
+    assert host.instance.state == "terminated"
