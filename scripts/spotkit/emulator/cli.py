@@ -55,8 +55,36 @@ def _responds(port: int, timeout: float = 5.0) -> bool:
         return False
 
 
-def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit_job_rate: float = 50.0) -> str:
+#: The FIS time factor ``up`` starts the emulator with unless SPOTKIT_EMULATOR_FIS_TIME_SCALE is set:
+#: AWS FIS waits (``durationBeforeInterruption``) x 0.025, so PT2M lasts 3 s.
+DEFAULT_FIS_TIME_SCALE = 0.025
+FIS_TIME_SCALE_ENV = "SPOTKIT_EMULATOR_FIS_TIME_SCALE"
+
+
+def fis_time_scale_default() -> float:
+    """``SPOTKIT_EMULATOR_FIS_TIME_SCALE`` when set (a float > 0), else :data:`DEFAULT_FIS_TIME_SCALE`.
+
+    Raises:
+        click.ClickException: the variable is set but not a number > 0.
+    """
+    raw = os.environ.get(FIS_TIME_SCALE_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_FIS_TIME_SCALE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise click.ClickException(f"{FIS_TIME_SCALE_ENV} must be a number > 0, got {raw!r}")
+    return value
+
+
+def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit_job_rate: float = 50.0,
+       fis_time_scale: Optional[float] = None) -> str:
     """Start the emulator on ``port`` unless ours already runs there; return its endpoint.
+
+    ``fis_time_scale`` (None: :func:`fis_time_scale_default`) multiplies every AWS FIS wait; an
+    emulator already running keeps the factor it was started with (``spotkit local status`` shows it).
 
     Raises:
         click.ClickException: the port is held by another process, or the emulator died/timed out.
@@ -67,6 +95,7 @@ def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit
     if _pid(port) and _responds(port):
         click.echo(f"emulator already running at {endpoint} (pid {_pid(port)})")
         return endpoint
+    fis_scale = fis_time_scale_default() if fis_time_scale is None else float(fis_time_scale)
     if not port_free("127.0.0.1", port):
         raise click.ClickException(
             f"port {port} is taken by another process; free it or choose another port with "
@@ -80,7 +109,7 @@ def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "spotkit.emulator.server", "--port", str(port), "--work-dir", str(rdir / "work"),
-             "--execution", execution, "--submit-job-rate", str(submit_job_rate)],
+             "--execution", execution, "--submit-job-rate", str(submit_job_rate), "--fis-time-scale", str(fis_scale)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     (rdir / "pid").write_text(str(proc.pid))
     deadline = time.monotonic() + wait_seconds
@@ -90,7 +119,7 @@ def up(port: int, execution: str = "process", wait_seconds: float = 60.0, submit
             (rdir / "pid").unlink(missing_ok=True)
             raise click.ClickException(f"the emulator exited with {proc.returncode}:\n{tail}")
         if _responds(port):
-            click.echo(f"emulator up at {endpoint} (pid {proc.pid}, log {log_path})")
+            click.echo(f"emulator up at {endpoint} (pid {proc.pid}, log {log_path}, FIS time factor {fis_scale})")
             return endpoint
         time.sleep(0.25)
     proc.terminate()
@@ -138,9 +167,12 @@ def local_group():
               help="process: jobs run their command; hold: jobs stay RUNNING without a process (scale runs).")
 @click.option("--submit-job-rate", type=click.FloatRange(min=0), default=50.0, show_default=True,
               help="SubmitJob calls per second before TooManyRequestsException (AWS quota: 50; 0 = unlimited).")
-def up_cmd(port, execution, submit_job_rate):
+@click.option("--fis-time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              show_default=f"{FIS_TIME_SCALE_ENV} or {DEFAULT_FIS_TIME_SCALE}",
+              help="TEST STAGE: multiply every AWS FIS wait by this (0.025: PT2M lasts 3 s; 1 = AWS's clock).")
+def up_cmd(port, execution, submit_job_rate, fis_time_scale):
     """Start the emulator in the background (idempotent)."""
-    up(port or emulator_port(), execution, submit_job_rate=submit_job_rate)
+    up(port or emulator_port(), execution, submit_job_rate=submit_job_rate, fis_time_scale=fis_time_scale)
 
 
 @local_group.command("down")
@@ -169,6 +201,11 @@ def status_cmd(port):
     queues = batch.describe_job_queues()["jobQueues"]
     fleets = ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
     click.echo(f"up at http://127.0.0.1:{port} (pid {pid}); log {run_dir(port) / 'emulator.log'}")
+    from spotkit.emulator import info
+
+    details = info(f"http://127.0.0.1:{port}") or {}
+    click.echo(f"  FIS time factor: {details.get('fis_time_scale', 'unknown')}, time scale: "
+               f"{details.get('time_scale', 'unknown')}, IAM: {details.get('iam', 'unknown')}")
     click.echo(f"  compute environments: {len(ces)}, job queues: {len(queues)}, spot fleets: {len(fleets)}")
     for f in fleets:
         cfg = f["SpotFleetRequestConfig"]

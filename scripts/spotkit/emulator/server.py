@@ -51,6 +51,9 @@ class EmulatorConfig:
         time_scale: TEST-STAGE clock knob, applied to attempt deadlines (``attemptDurationSeconds``)
             and the stop grace only: 0.02 makes AWS's minimum 60 s timeout fire after 1.2 s. 1.0 is
             AWS's clock; nothing else (dwell, boot, Lambda backoff) is scaled.
+        fis_time_scale: TEST-STAGE FIS time factor: every wait of an AWS FIS experiment
+            (``durationBeforeInterruption``, the two-minute interruption-warning lead) is multiplied by
+            it: 0.025 makes PT2M 3 s. 1.0 (default) is AWS's clock (:mod:`spotkit.emulator.fis`).
         iam: ``enforce`` (default; env ``SPOTKIT_EMULATOR_IAM``): functions run with their execution
             role's credentials and their requests are checked against its identity policies
             (:mod:`spotkit.emulator.iam`); ``off``: functions get the unrestricted test keys.
@@ -72,6 +75,7 @@ class EmulatorConfig:
     stats_seconds: float = 1.0
     stop_timeout_seconds: float = 30.0
     time_scale: float = 1.0
+    fis_time_scale: float = 1.0
     iam: str = field(default_factory=lambda: os.environ.get("SPOTKIT_EMULATOR_IAM", "enforce"))
     work_dir: Path = field(default_factory=lambda: STATE_DIR / "emulator")
 
@@ -88,6 +92,23 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+class InfoApp:
+    """WSGI wrapper of the moto server: ``GET /_spotkit/info`` answers ``info()`` as JSON (HTTP 200);
+    every other request goes to moto unchanged."""
+
+    PATH = "/_spotkit/info"
+
+    def __init__(self, app, info):
+        self.app, self.info = app, info
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            body = json.dumps(self.info()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
 
 
 class Emulator:
@@ -112,6 +133,7 @@ class Emulator:
         self._uncount = None
         self.poller = None
         self.iam = None
+        self.fis = None
         self._last_stats: dict = {}
         self._stats_due = 0.0
 
@@ -121,13 +143,15 @@ class Emulator:
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         from moto.awslambda.models import lambda_backends
         from moto.batch.models import batch_backends
+        from moto.cloudwatch.models import cloudwatch_backends
         from moto.ec2.models import ec2_backends
         from moto.ecs.models import ecs_backends
         from moto.events.models import events_backends
+        from moto.fis.models import fis_backends
         from moto.server import ThreadedMotoServer
         from moto.sqs.models import sqs_backends
 
-        from spotkit.emulator import patches
+        from spotkit.emulator import fis, patches
         from spotkit.emulator.capacity import Capacity
         from spotkit.emulator.esm import SqsEventSourcePoller
         from spotkit.emulator.events import BatchEventPublisher, LambdaRunner, LambdaTargetDispatcher
@@ -139,6 +163,7 @@ class Emulator:
             raise PortInUse(f"{cfg.host}:{cfg.port} is already in use; stop what holds it or pick another "
                             "port (--port / SPOTKIT_EMULATOR_PORT)")
         patches.install()
+        fis.install()
         cfg.work_dir.mkdir(parents=True, exist_ok=True)
         region, acct = cfg.region, ACCOUNT_ID
         batch = batch_backends[acct][region]
@@ -173,13 +198,20 @@ class Emulator:
                                 cfg.work_dir / "jobs", dwell_seconds=cfg.dwell_seconds,
                                 scale_delay_seconds=cfg.scale_delay_seconds, execution=cfg.execution,
                                 stop_timeout_seconds=cfg.stop_timeout_seconds, time_scale=cfg.time_scale)
+        self.fis = fis.FisEngine(fis_backends[acct][region], ec2_backends[acct][region], events_backends[acct][region],
+                                 cloudwatch_backends[acct][region], acct, region, time_scale=cfg.fis_time_scale,
+                                 authorize=self._fis_authorize if self.iam else None,
+                                 dwell_seconds=min(cfg.dwell_seconds, cfg.tick_seconds))
         self.server = ThreadedMotoServer(ip_address=cfg.host, port=cfg.port, verbose=False)
         self.server.start()
+        # GET /_spotkit/info answered before moto sees the request (spotkit.emulator.info reads it)
+        self.server._server.app = InfoApp(self.server._server.app, self.info)
         self._thread = threading.Thread(target=self._loop, name="batch-data-plane", daemon=True)
         self._thread.start()
         self.poller.start()
-        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s, SubmitJob rate %s/s, IAM %s)",
-                 cfg.endpoint, region, acct, cfg.execution, cfg.submit_job_rate or "unlimited", cfg.iam)
+        log.info("spotkit emulator serving %s (region %s, account %s, execution=%s, SubmitJob rate %s/s, IAM %s, "
+                 "FIS time factor %s)", cfg.endpoint, region, acct, cfg.execution, cfg.submit_job_rate or "unlimited",
+                 cfg.iam, cfg.fis_time_scale)
         return self
 
     def _loop(self) -> None:
@@ -189,10 +221,37 @@ class Emulator:
                 self.engine.tick()
             except Exception:  # keep the data plane alive; the log says what broke
                 log.exception("data plane tick failed")
+            try:
+                self.fis.tick()
+            except Exception:
+                log.exception("FIS tick failed")
             if time.monotonic() >= self._stats_due:
                 self._stats_due = time.monotonic() + self.config.stats_seconds
                 self.write_stats()
             self._stop.wait(max(0.0, self.config.tick_seconds - (time.monotonic() - started)))
+
+    def info(self) -> dict:
+        """What ``GET /_spotkit/info`` answers: ``{"spotkit_emulator": True, "fis_time_scale": F,
+        "time_scale": T, "iam": "enforce"|"off", "region": ..., "account": ..., "execution": ...}``."""
+        cfg = self.config
+        return {"spotkit_emulator": True, "fis_time_scale": cfg.fis_time_scale, "time_scale": cfg.time_scale,
+                "iam": cfg.iam, "region": cfg.region, "account": ACCOUNT_ID, "execution": cfg.execution}
+
+    def _fis_authorize(self, role_arn: str, session: str, action: str, resource: str, context: dict):
+        """IAM check of one FIS action on one resource with the experiment role's identity policies;
+        the denial message, or None when allowed. The role session name FIS uses is assumed to be the
+        experiment id (not verified)."""
+        from spotkit.emulator.iam import _check, denial_message
+
+        denied = self.iam.decide(role_arn, session, [_check(action, [resource], context)])
+        if denied is None:
+            with self.iam._lock:
+                self.iam.stats["allowed"] += 1
+            return None
+        message = denial_message(*denied)
+        self.iam._record(message)
+        log.warning("IAM denied FIS %s: %s", action, message)
+        return message
 
     def stats(self) -> dict:
         """Counters: ``{"submit_job": {"accepted", "throttled", "rate_per_second", "burst"},
@@ -270,12 +329,16 @@ def main(argv=None) -> int:
                         help="SIGTERM to SIGKILL grace of a timed-out or terminated attempt, seconds (ECS: 30)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="TEST STAGE: multiply attempt timeouts and the stop grace by this (0.02: 60 s -> 1.2 s)")
+    parser.add_argument("--fis-time-scale", type=float, default=1.0,
+                        help="TEST STAGE: multiply every AWS FIS wait by this (0.025: PT2M -> 3 s)")
     parser.add_argument("--iam", choices=["enforce", "off"], default=os.environ.get("SPOTKIT_EMULATOR_IAM", "enforce"),
                         help="enforce: functions run with their execution role's permissions (default; env "
                              "SPOTKIT_EMULATOR_IAM); off: functions get unrestricted test keys")
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be > 0")
+    if args.fis_time_scale <= 0:
+        parser.error("--fis-time-scale must be > 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -284,7 +347,7 @@ def main(argv=None) -> int:
                          scale_delay_seconds=args.scale_delay_seconds, boot_seconds=args.boot_seconds,
                          lambda_backoff_seconds=args.lambda_backoff_seconds,
                          submit_job_rate=args.submit_job_rate, stop_timeout_seconds=args.stop_timeout_seconds,
-                         time_scale=args.time_scale, iam=args.iam)
+                         time_scale=args.time_scale, fis_time_scale=args.fis_time_scale, iam=args.iam)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     emulator = Emulator(cfg)
