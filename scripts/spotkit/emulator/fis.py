@@ -365,6 +365,7 @@ class FisEngine:
                 return
         self._set(exp, "running", "Experiment is running")
         run.since = now
+        self._run(exp, run, now)  # actions without startAfter start with the experiment
 
     def _run(self, exp, run: Optional[_Run], now: float) -> None:
         if run is None:  # the emulator restarted mid-experiment: nothing left to act on
@@ -681,6 +682,14 @@ def cfn_to_api(props: dict) -> dict:
     }
 
 
+def _backend_kwargs(request: dict) -> dict:
+    """A CreateExperimentTemplate request's keys → moto's ``FISBackend`` keyword arguments."""
+    names = {"description": "description", "roleArn": "role_arn", "targets": "targets", "actions": "actions",
+             "stopConditions": "stop_conditions", "experimentOptions": "experiment_options",
+             "logConfiguration": "log_configuration", "tags": "tags"}
+    return {names[k]: v for k, v in request.items() if k in names}
+
+
 def _install_cloudformation() -> None:
     """Register :class:`CfnExperimentTemplate` with moto's CloudFormation (its model list is cached
     on first use, so the caches are cleared)."""
@@ -732,7 +741,7 @@ def _cfn_class():
             request = cfn_to_api(cloudformation_json.get("Properties") or {})
             validate_template(request)
             backend = fis_backends[account_id][region_name]
-            template = backend.create_experiment_template(client_token=None, **request)
+            template = backend.create_experiment_template(client_token=None, **_backend_kwargs(request))
             return cls(template, account_id, region_name)
 
         @classmethod
@@ -740,9 +749,10 @@ def _cfn_class():
                                             account_id, region_name):
             request = cfn_to_api(cloudformation_json.get("Properties") or {})
             validate_template(request)
-            request.pop("tags", None)
+            kwargs = _backend_kwargs(request)
+            kwargs.pop("tags", None)
             backend = fis_backends[account_id][region_name]
-            template = backend.update_experiment_template(id=original_resource.template["id"], **request)
+            template = backend.update_experiment_template(id=original_resource.template["id"], **kwargs)
             return cls(template, account_id, region_name)
 
         @classmethod
