@@ -1,17 +1,20 @@
-"""spotkit chaos: the Spot capacity-cut experiment against moto.
+"""spotkit chaos: the runner, its methods, guard, state file and rollback against moto.
 
-Plain moto has the control plane (Batch, ECS, EC2 Spot Fleet) but no data plane: jobs never get a
-container instance and nothing fails when a host goes away. ``DataPlane`` below is a small test
-double for that missing part (the lead's emulator is the real one): it places jobs on Spot Fleet
-instances registered as ECS container instances, fails a job whose host was terminated with
-``Host EC2 (instance i-...) terminated.``, retries it natively when told to, and can play the
-resubmission Lambda. Everything the experiment itself does goes through real boto3 calls to moto.
+Plain moto has the control plane (Batch, ECS, EC2 Spot Fleet, FIS templates and experiments) but no
+data plane: jobs never get a container instance, nothing fails when a host goes away and FIS
+experiments interrupt nothing. ``DataPlane`` below is a small test double for that missing part (the
+emulator is the real one): it places jobs on Spot Fleet instances registered as ECS container
+instances, fails a job whose host was terminated with ``Host EC2 (instance i-...) terminated.``,
+retries it natively when told to, plays the resubmission Lambda, and interrupts the targets of a
+running FIS experiment. Everything the runner itself does goes through real boto3 calls to moto.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 
 import boto3
 import pytest
@@ -21,21 +24,21 @@ from moto.batch import models as batch_models
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import ecs_backends
+from moto.fis.models import fis_backends
 from rich.console import Console
 from spotkit.chaos import fleet as fleetlib
+from spotkit.chaos import guard, methods, probes
 from spotkit.chaos import state as statelib
-from spotkit.chaos.experiment import (
-    TAG_CHAOS_RUN,
-    TAG_LINEAGE,
-    ChaosUsageError,
-    ExperimentConfig,
-    SpotExperiment,
-    host_terminated_instance,
-)
+from spotkit.chaos.config import TAG_CHAOS_RUN, ExperimentConfig
+from spotkit.chaos.errors import ChaosUsageError
+from spotkit.chaos.methods import fis_spot_interruption as fis_method
 from spotkit.chaos.rollback import rollback
+from spotkit.chaos.runner import Runner
+from spotkit.core import lineage
 
 REGION = "us-east-1"
 AMI = "ami-12c6146b"
+ACCOUNT = DEFAULT_ACCOUNT_ID
 
 
 def client(service):
@@ -44,11 +47,8 @@ def client(service):
 
 @pytest.fixture
 def aws(monkeypatch):
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(k, v)
     # No moto job threads: the DataPlane below decides what happens to jobs.
     monkeypatch.setattr(batch_models.Job, "run", lambda self: None)
@@ -66,129 +66,119 @@ def aws(monkeypatch):
 
 
 def request_fleet(ec2, capacity=2):
-    return ec2.request_spot_fleet(
-        SpotFleetRequestConfig={
-            "TargetCapacity": capacity,
-            "IamFleetRole": "arn:aws:iam::123456789012:role/fleet",
-            "AllocationStrategy": "lowestPrice",
-            "Type": "maintain",
-            "LaunchSpecifications": [{"ImageId": AMI, "InstanceType": "m5.large"}],
-        }
-    )["SpotFleetRequestId"]
+    return ec2.request_spot_fleet(SpotFleetRequestConfig={
+        "TargetCapacity": capacity, "IamFleetRole": "arn:aws:iam::123456789012:role/fleet",
+        "AllocationStrategy": "lowestPrice", "Type": "maintain",
+        "LaunchSpecifications": [{"ImageId": AMI, "InstanceType": "m5.large"}]})["SpotFleetRequestId"]
 
 
 def target(fleet_id):
     return fleetlib.target_capacity(client("ec2"), fleet_id)
 
 
-@pytest.fixture
-def stack(aws):
-    """A Batch SPOT compute environment, job queue and job definition, plus a maintain Spot Fleet."""
+def make_ce(name="spotkit-ce", strategy="BEST_FIT", tags=None):
     iam, ec2, batch = client("iam"), client("ec2"), client("batch")
-    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    profile = iam.create_instance_profile(InstanceProfileName="batch")["InstanceProfile"]["Arn"]
+    try:
+        role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        profile = iam.create_instance_profile(InstanceProfileName="batch")["InstanceProfile"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName="batch")["Role"]["Arn"]
+        profile = iam.get_instance_profile(InstanceProfileName="batch")["InstanceProfile"]["Arn"]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="spotkit-ce",
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources={
-            "type": "SPOT",
-            "allocationStrategy": "BEST_FIT",
-            "minvCpus": 0,
-            "maxvCpus": 16,
-            "desiredvCpus": 0,
-            "instanceTypes": ["m5.large"],
-            "subnets": [subnet],
-            "securityGroupIds": [sg],
-            "instanceRole": profile,
-            "spotIamFleetRole": role,
-        },
+    sg = ec2.create_security_group(GroupName=f"batch-{name}", Description="batch", VpcId=vpc)["GroupId"]
+    return batch.create_compute_environment(
+        computeEnvironmentName=name, type="MANAGED", state="ENABLED", serviceRole=role, tags=tags or {},
+        computeResources={"type": "SPOT", "allocationStrategy": strategy, "minvCpus": 0, "maxvCpus": 16,
+                          "desiredvCpus": 0, "instanceTypes": ["m5.large"], "subnets": [subnet],
+                          "securityGroupIds": [sg], "instanceRole": profile, "spotIamFleetRole": role},
     )["computeEnvironmentArn"]
-    queue = batch.create_job_queue(
-        jobQueueName="spotkit-queue",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )["jobQueueArn"]
+
+
+@pytest.fixture
+def stack(aws):
+    """A BEST_FIT Spot compute environment (opted in), queue and job definition, a maintain Spot Fleet
+    of 2 and a FIS experiment template with the Spot interruption action."""
+    batch = client("batch")
+    ce = make_ce(tags={"spotkit:chaos": "opt-in"})
+    queue = batch.create_job_queue(jobQueueName="spotkit-queue", state="ENABLED", priority=1,
+                                   computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])["jobQueueArn"]
     jd = batch.register_job_definition(
-        jobDefinitionName="spotkit-jd",
-        type="container",
+        jobDefinitionName="spotkit-jd", type="container",
         containerProperties={"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]},
-        retryStrategy={
-            "attempts": 3,
-            "evaluateOnExit": [
-                {"onStatusReason": "Host EC2*", "action": "RETRY"},
-                {"onReason": "*", "action": "EXIT"},
-            ],
-        },
+        retryStrategy={"attempts": 3, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"},
+                                                         {"onReason": "*", "action": "EXIT"}]},
     )["jobDefinitionArn"]
-    cluster = batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"][0][
-        "ecsClusterArn"
-    ]
-    fleet_id = request_fleet(ec2)
-    outputs = {
-        "job_queue_arn": queue,
-        "job_queue_name": "spotkit-queue",
-        "job_definition_arn": jd,
-        "job_definition_name": "spotkit-jd",
-        "compute_environment_arn": ce,
-        "compute_environment_name": "spotkit-ce",
-    }
-    return {"outputs": outputs, "fleet_id": fleet_id, "cluster": cluster, "queue": queue}
+    cluster = batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"][0]["ecsClusterArn"]
+    fleet_id = request_fleet(client("ec2"))
+    template = fis_template()
+    outputs = {"job_queue_arn": queue, "job_queue_name": "spotkit-queue", "job_definition_arn": jd,
+               "job_definition_name": "spotkit-jd", "compute_environment_arn": ce,
+               "compute_environment_name": "spotkit-ce", "chaos_spot_interruption_template_id": template,
+               "chaos_fis_role_arn": "arn:aws:iam::123456789012:role/fis",
+               "chaos_opt_in_tag": {"spotkit:chaos": "opt-in"}}
+    return {"outputs": outputs, "fleet_id": fleet_id, "cluster": cluster, "queue": queue, "ce": ce, "jd": jd,
+            "template": template}
+
+
+def fis_template(stop_conditions=None):
+    """A template as modules/chaos-fis makes it: targets opted-in Spot instances by tag, COUNT(1)."""
+    return client("fis").create_experiment_template(
+        clientToken=f"kit-template-{len(stop_conditions or [])}", description="spotkit spot interruption",
+        roleArn="arn:aws:iam::123456789012:role/fis",
+        stopConditions=stop_conditions or [{"source": "none"}],
+        targets={"SpotInstances": {"resourceType": "aws:ec2:spot-instance",
+                                   "resourceTags": {"spotkit:chaos": "opt-in"},
+                                   "filters": [{"path": "State.Name", "values": ["running"]}],
+                                   "selectionMode": "COUNT(1)"}},
+        actions={"interrupt": {"actionId": fis_method.ACTION_ID,
+                               "parameters": {"durationBeforeInterruption": "PT2M"},
+                               "targets": {"SpotInstances": "SpotInstances"}}},
+        tags={"Name": "spotkit-spot-interruption"},
+    )["experimentTemplate"]["id"]
 
 
 class DataPlane:
     """Test double for the Batch-on-Spot data plane (see module docstring). Call :meth:`step`."""
 
-    def __init__(self, fleet_id, cluster, *, run=True, attempts=1, lambda_resubmit=True, tag_instances=True):
-        self.fleet_id, self.cluster = fleet_id, cluster
-        self.run, self.attempts, self.lambda_resubmit, self.tag_instances = (
-            run,
-            attempts,
-            lambda_resubmit,
-            tag_instances,
-        )
-        self.batch = batch_models.batch_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.ecs = ecs_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.resubmitted = []
-        self.on_step = None
+    def __init__(self, stack, *, run=True, attempts=1, lambda_resubmit=True):
+        self.fleet_id, self.cluster = stack["fleet_id"], stack["cluster"]
+        self.run, self.attempts, self.lambda_resubmit = run, attempts, lambda_resubmit
+        self.batch = batch_models.batch_backends[ACCOUNT][REGION]
+        self.ec2 = ec2_backends[ACCOUNT][REGION]
+        self.ecs = ecs_backends[ACCOUNT][REGION]
+        self.fis = fis_backends[ACCOUNT][REGION]
+        self.resubmitted, self.registered, self.on_step, self.placed = [], {}, None, 0
+        self.fis_seen, self.replacements = [], []
+        self.hosts()
 
-    def _host(self):
-        running = [
-            sr.instance.id
-            for sr in self.ec2.describe_spot_fleet_instances(self.fleet_id)
-            if sr.instance.state == "running"
-        ]
+    def hosts(self):
+        running = [sr.instance.id for sr in self.ec2.describe_spot_fleet_instances(self.fleet_id)
+                   if sr.instance.state == "running"]
+        running += [i for i in self.replacements if self.ec2.get_instance(i).state == "running"]
         if not running and self.ec2.get_spot_fleet_request(self.fleet_id).target_capacity > 0:
-            # moto does not relaunch after a restore; stand in for the fleet replacing capacity.
-            running = [
-                client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-            ]
-        if running and self.tag_instances:
-            self.ec2.create_tags([running[0]], {fleetlib.FLEET_TAG: self.fleet_id})
-        return running[0] if running else None
+            # moto does not relaunch after a restore or an interruption; stand in for the fleet replacing capacity.
+            running = [client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]]
+            self.replacements += running
+        for host in running:
+            if host not in self.registered:
+                self.registered[host] = self.ecs.register_container_instance(self.cluster, host).container_instance_arn
+        return running
 
     def step(self):
         if self.on_step:
             self.on_step()
+        self._fis()
         for job in list(self.batch._jobs.values()):
-            status = job.status
-            if status in ("SUBMITTED", "PENDING", "RUNNABLE") and self.run:
-                host = self._host()
-                if host:
-                    ci = self.ecs.register_container_instance(self.cluster, host)
-                    job.ci_arn, job.host = ci.container_instance_arn, host
-                    job.status = "RUNNING"
-            elif status == "RUNNING" and self.ec2.get_instance(job.host).state == "terminated":
+            if job.status in ("SUBMITTED", "PENDING", "RUNNABLE") and self.run:
+                hosts = self.hosts()
+                if hosts:
+                    job.host = hosts[self.placed % len(hosts)]
+                    self.placed += 1
+                    job.ci_arn, job.status = self.registered[job.host], "RUNNING"
+            elif job.status == "RUNNING" and self.ec2.get_instance(job.host).state == "terminated":
                 reason = f"Host EC2 (instance {job.host}) terminated."
-                job.attempts.append(
-                    {"container": {"containerInstanceArn": job.ci_arn}, "statusReason": reason}
-                )
+                job.attempts.append({"container": {"containerInstanceArn": job.ci_arn}, "statusReason": reason})
                 if len(job.attempts) < self.attempts:
                     job.status = "RUNNABLE"
                     continue
@@ -196,17 +186,23 @@ class DataPlane:
                 if self.lambda_resubmit:
                     self._resubmit(job)
 
+    def _fis(self):
+        """A running FIS experiment interrupts its resolved targets (resourceArns) on the next step."""
+        for exp in self.fis.experiments.values():
+            if exp.id in self.fis_seen or exp.status in ("stopping", "stopped"):
+                continue
+            self.fis_seen.append(exp.id)
+            ids = [arn.rsplit("/", 1)[1] for t in exp.targets.values() for arn in t.get("resourceArns") or []]
+            client("ec2").terminate_instances(InstanceIds=ids)
+
     def _resubmit(self, job):
         tags = self.batch.list_tags_for_resource(job.arn)
+        new_lineage = lineage.of_job(tags, job.job_id).successor(job.job_id)
         new = client("batch").submit_job(
-            jobName=job.job_name,
-            jobQueue=job.job_queue.arn,
-            jobDefinition=job.job_definition.arn,
-            containerOverrides={"command": job.container_overrides["command"]},
-            retryStrategy={"attempts": 1},
+            jobName=job.job_name, jobQueue=job.job_queue.arn, jobDefinition=job.job_definition.arn,
+            containerOverrides={"command": job.container_overrides["command"]}, retryStrategy={"attempts": 1},
             **({"timeout": job.timeout} if job.timeout else {}),
-            tags={**tags, TAG_LINEAGE: f"count=1 original={job.job_id} previous={job.job_id}"},
-        )
+            tags={**tags, lineage.TAG_LINEAGE: lineage.encode(new_lineage)})
         self.resubmitted.append(new["jobId"])
 
 
@@ -230,81 +226,175 @@ def dirs(tmp_path):
     return {"state_path": tmp_path / ".spotkit" / "chaos-state.json", "reports_dir": tmp_path / "reports"}
 
 
-def experiment(stack, dirs, plane=None, submit_params=None, **cfg):
+class Calls:
+    """Every AWS operation made through the runner's client factory, in order."""
+
+    def __init__(self):
+        self.ops, self.params = [], {}
+
+    def factory(self, service):
+        c = client(service)
+
+        def seen(model, params, **kw):
+            self.ops.append(f"{service}:{model.name}")
+            self.params.setdefault(model.name, []).append(params)
+
+        c.meta.events.register("before-parameter-build", seen)
+        return c
+
+
+def runner(stack, dirs, plane=None, calls=None, outputs=None, **cfg):
     t = FakeTime(plane)
-    clients = {}
-
-    def factory(service):
-        if service not in clients:
-            clients[service] = client(service)
-            if service == "batch" and submit_params is not None:
-                clients[service].meta.events.register(
-                    "provide-client-params.batch.SubmitJob",
-                    lambda params, **kw: submit_params.append(dict(params)),
-                )
-        return clients[service]
-
+    calls = calls or Calls()
     cfg.setdefault("timeout", 30)
     cfg.setdefault("poll_interval", 1)
-    return SpotExperiment(
-        ExperimentConfig(**cfg),
-        outputs=stack["outputs"],
-        client_factory=factory,
-        clock=t.clock,
-        sleep=t.sleep,
-        console=Console(file=io.StringIO(), width=200),
-        **dirs,
-    )
+    r = Runner(ExperimentConfig(**cfg), outputs=outputs or stack["outputs"], client_factory=calls.factory,
+               time_scale=0.01, clock=t.clock, sleep=t.sleep,
+               console=Console(file=io.StringIO(), width=200), **dirs)
+    r.calls = calls
+    return r
 
 
 def job(job_id):
     return client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
 
 
+def progress(r):
+    return r.console.file.getvalue()
+
+
 # ---------------------------------------------------------------------------- pure helpers
 
 
 def test_host_terminated_instance_parses_batch_status_reason():
-    assert (
-        host_terminated_instance("Host EC2 (instance i-04b17daec78ef4a0b) terminated.")
-        == "i-04b17daec78ef4a0b"
-    )
+    from spotkit.chaos import host_terminated_instance
+
+    assert host_terminated_instance("Host EC2 (instance i-04b17daec78ef4a0b) terminated.") == "i-04b17daec78ef4a0b"
     assert host_terminated_instance("Essential container in task exited") is None
-    assert host_terminated_instance("Your Spot Task was interrupted.") is None
     assert host_terminated_instance(None) is None
 
 
-# ---------------------------------------------------------------------------- refusals
+def test_iso_durations_and_the_method_registry():
+    assert fis_method.iso_seconds("PT2M") == 120 and fis_method.iso_seconds("PT1M30S") == 90
+    assert fis_method.iso_seconds("PT1H") == 3600 and fis_method.iso_seconds("bogus") == 0
+    assert methods.names() == ["fis-spot-interruption", "fleet-capacity", "terminate-instance"]
+    handlers = methods.undo_handlers()
+    assert set(handlers) == {statelib.UNDO_RESTORE_FLEET, statelib.UNDO_STOP_EXPERIMENT,
+                             statelib.UNDO_DELETE_TEMPLATE}
 
 
-def test_prod_is_refused_without_consent_and_nothing_is_touched(dirs):
+def test_backend_follows_the_allocation_strategy():
+    ce = probes.ComputeEnvironment("c", "arn", "VALID", "ENABLED", "SPOT", None, None)
+    assert ce.backend == probes.BACKEND_SPOT_FLEET
+    for strategy in ("SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED", "BEST_FIT_PROGRESSIVE"):
+        ce.allocation_strategy = strategy
+        assert ce.backend == probes.BACKEND_AUTO_SCALING
+    assert methods.default_for(ce) == "fis-spot-interruption"
+    ce.resource_type = "EC2"
+    with pytest.raises(ChaosUsageError, match="--method terminate-instance"):
+        methods.default_for(ce)
+
+
+# ---------------------------------------------------------------------------- refusals (nothing changed)
+
+
+def test_prod_is_refused_without_consent_before_any_aws_call(dirs):
     def no_aws(service):
         raise AssertionError(f"no AWS call expected, got a {service} client")
 
-    exp = SpotExperiment(
-        ExperimentConfig(env="prod"), outputs={}, client_factory=no_aws, console=Console(quiet=True), **dirs
-    )
+    r = Runner(ExperimentConfig(env="prod"), outputs={}, client_factory=no_aws, console=Console(quiet=True), **dirs)
     with pytest.raises(ChaosUsageError, match="--i-know-this-is-prod"):
-        exp.run()
-    assert not dirs["state_path"].exists()
+        r.run()
+    assert not dirs["state_path"].exists() and not dirs["reports_dir"].exists()
+
+
+def test_prod_with_consent_needs_a_stop_condition_alarm(stack, dirs):
+    cfg = dict(env="prod", i_know_this_is_prod=True, method="terminate-instance")
+    with pytest.raises(ChaosUsageError, match="no chaos_stop_condition_alarm_arn output"):
+        runner(stack, dirs, **cfg).run()
+    with pytest.raises(ChaosUsageError, match="FIS template has no aws:cloudwatch:alarm stop condition"):
+        runner(stack, dirs, **{**cfg, "method": None}).run()
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:spotkit-dlq"
+    out = runner(stack, dirs, outputs={**stack["outputs"], "chaos_stop_condition_alarm_arn": alarm},
+                 dry_run=True, **cfg).run()
+    assert out["refusals"] == [] and alarm in out["plan"]["stop_condition"]
+    with_alarm = fis_template([{"source": "aws:cloudwatch:alarm", "value": alarm}])
+    out = runner(stack, dirs, outputs={**stack["outputs"], "chaos_spot_interruption_template_id": with_alarm},
+                 dry_run=True, **{**cfg, "method": None}).run()
+    assert out["refusals"] == [] and "(FIS stop condition)" in out["plan"]["stop_condition"]
+
+
+def test_outside_local_the_compute_environment_must_opt_in(stack, dirs):
+    client("batch").untag_resource(resourceArn=stack["ce"], tagKeys=["spotkit:chaos"])
+    with pytest.raises(ChaosUsageError, match="has not opted in to chaos: tag it spotkit:chaos=opt-in"):
+        runner(stack, dirs, env="dev").run()
+    out = runner(stack, dirs, env="local", dry_run=True).run()  # local needs no opt-in
+    assert out["refusals"] == []
+    client("batch").tag_resource(resourceArn=stack["ce"], tags={"spotkit:chaos": "opt-in"})
+    assert runner(stack, dirs, env="dev", dry_run=True).run()["refusals"] == []
+
+
+def test_fleet_capacity_is_refused_on_auto_scaling_backed_compute_environments(stack, dirs):
+    ce = make_ce("asg-ce", strategy="SPOT_CAPACITY_OPTIMIZED", tags={"spotkit:chaos": "opt-in"})
+    outputs = {**stack["outputs"], "compute_environment_arn": ce}
+    with pytest.raises(ChaosUsageError, match="needs a BEST_FIT Spot compute environment.*auto-scaling-group"):
+        runner(stack, dirs, outputs=outputs, method="fleet-capacity").run()
+    # the default there is the FIS method
+    assert runner(stack, dirs, outputs=outputs, dry_run=True).run()["plan"]["method"] == "fis-spot-interruption"
+    with pytest.raises(ChaosUsageError, match="cannot narrow it"):
+        runner(stack, dirs, method="fleet-capacity", instances=1).run()
+
+
+def test_fis_method_without_its_template_output_is_refused_with_the_alternatives(stack, dirs):
+    outputs = {k: v for k, v in stack["outputs"].items() if k != "chaos_spot_interruption_template_id"}
+    with pytest.raises(ChaosUsageError, match="no chaos_spot_interruption_template_id output.*terminate-instance"):
+        runner(stack, dirs, outputs=outputs).run()
+
+
+def test_leftover_state_file_is_refused(stack, dirs):
+    statelib.write_state(statelib.ChaosState("chaos-old", "local", "fleet-capacity"), dirs["state_path"])
+    with pytest.raises(ChaosUsageError, match="spotkit chaos rollback"):
+        runner(stack, dirs).run()
+
+
+def test_unreadable_outputs_refuse_before_any_change(aws, dirs):
+    def outputs(env):
+        raise RuntimeError("terraform output failed")
+
+    with pytest.raises(ChaosUsageError, match="terraform output failed"):
+        Runner(ExperimentConfig(), outputs=outputs, client_factory=client, **dirs).run()
+    with pytest.raises(ChaosUsageError, match="neither job_definition_arn nor job_definition_name"):
+        Runner(ExperimentConfig(), outputs={"job_queue_arn": "q"}, client_factory=client, **dirs).run()
     assert not dirs["reports_dir"].exists()
 
 
-def test_leftover_state_file_is_refused(dirs):
-    statelib.write_state(
-        statelib.ChaosState("chaos-old", "local", "sfr-1", 2, "i-1", "job-1"), dirs["state_path"]
-    )
-    exp = SpotExperiment(
-        ExperimentConfig(), outputs={}, client_factory=client, console=Console(quiet=True), **dirs
-    )
-    with pytest.raises(ChaosUsageError, match="spotkit chaos rollback"):
-        exp.run()
+# ---------------------------------------------------------------------------- dry run
 
 
-def test_cli_prod_refusal_exits_2():
-    res = CliRunner().invoke(_chaos_group(), ["spot", "--env", "prod"])
-    assert res.exit_code == 2
-    assert "--i-know-this-is-prod" in res.output
+@pytest.mark.parametrize("method", ["fis-spot-interruption", "fleet-capacity", "terminate-instance"])
+def test_dry_run_prints_the_plan_and_makes_only_read_calls(stack, dirs, method):
+    DataPlane(stack)  # running instances registered in the cluster: candidates to show
+    r = runner(stack, dirs, method=method, dry_run=True, jobs=2, array_size=3)
+    out = r.run()
+    assert out["dry_run"] is True and out["refusals"] == []
+    plan = out["plan"]
+    assert plan["method"] == method and plan["compute_environment"]["backend"] == "spot-fleet"
+    assert len(plan["candidates"]) == 2 and plan["actions"] and plan["rollbacks"] and plan["checks"]
+    ops = [op.split(":", 1)[1] for op in r.calls.ops]
+    assert ops and all(op.startswith(("Describe", "List", "Get")) for op in ops), ops
+    assert not dirs["state_path"].exists() and not dirs["reports_dir"].exists()
+    assert client("batch").list_jobs(jobQueue=stack["queue"], jobStatus="SUBMITTED")["jobSummaryList"] == []
+    text = progress(r)
+    assert "nothing will be changed" in text and "backend spot-fleet" in text and method in text
+    if method == "fis-spot-interruption":
+        assert "FIS durations x0.01 on the emulator" in text
+
+
+def test_cli_dry_run_with_a_refusal_exits_2(monkeypatch):
+    monkeypatch.setattr(Runner, "run", lambda self: {"dry_run": True, "plan": {}, "refusals": ["x"]})
+    assert CliRunner().invoke(_chaos_group(), ["spot", "--dry-run"]).exit_code == 2
+    monkeypatch.setattr(Runner, "run", lambda self: {"dry_run": True, "plan": {}, "refusals": []})
+    assert CliRunner().invoke(_chaos_group(), ["spot", "--dry-run"]).exit_code == 0
 
 
 def _chaos_group():
@@ -313,92 +403,328 @@ def _chaos_group():
     return chaos_group
 
 
-# ---------------------------------------------------------------------------- fleet lookup, action, undo
+def test_cli_prod_refusal_exits_2():
+    res = CliRunner().invoke(_chaos_group(), ["spot", "--env", "prod"])
+    assert res.exit_code == 2 and "--i-know-this-is-prod" in res.output
 
 
-def test_instance_to_fleet_by_tag_and_by_describe_spot_fleet_instances(aws):
+@pytest.mark.parametrize(("report", "code"), [
+    ({"passed": True, "capacity_restored": True}, 0),
+    ({"passed": False, "capacity_restored": True, "failure_reason": "timed out"}, 1),
+    ({"passed": False, "capacity_restored": False, "failure_reason": "x"}, 3),
+    ({"passed": False, "capacity_restored": True, "interrupted": "SIGTERM"}, 130),
+])
+def test_cli_exit_code_follows_the_report(monkeypatch, report, code):
+    monkeypatch.setattr(Runner, "run", lambda self: dict(report, run_id="chaos-t"))
+    res = CliRunner().invoke(_chaos_group(), ["spot", "--env", "local"])
+    assert res.exit_code == code
+    assert ("PASS" if report["passed"] else "FAIL") in res.output
+
+
+# ---------------------------------------------------------------------------- the three methods, end to end
+
+
+def test_fis_interruption_is_proven_and_its_run_scoped_template_deleted(stack, dirs):
+    plane = DataPlane(stack)
+    r = runner(stack, dirs, plane)
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    assert (report["method"], report["recovery"], report["time_scale"]) == (
+        "fis-spot-interruption", "resubmitted", 0.01)
+    inst = report["instance_id"]
+    assert [t["instance_id"] for t in report["targets"]] == [inst]
+    assert report["recovered_job_id"] == plane.resubmitted[0] != report["original_job_id"]
+    # the run-scoped template: same role/action/stop conditions, the chosen instance by ARN, tagged
+    (created,) = r.calls.params["CreateExperimentTemplate"]
+    assert created["targets"] == {"SpotInstances": {
+        "resourceType": "aws:ec2:spot-instance", "selectionMode": "ALL",
+        "resourceArns": [f"arn:aws:ec2:{REGION}:123456789012:instance/{inst}"]}}
+    assert created["actions"]["interrupt"]["parameters"] == {"durationBeforeInterruption": "PT2M"}
+    assert created["roleArn"] == "arn:aws:iam::123456789012:role/fis"
+    assert created["stopConditions"] == [{"source": "none"}] and created["tags"][TAG_CHAOS_RUN] == r.run_id
+    # it is gone (undo), the kit's own template is not
+    templates = [t["id"] for t in client("fis").list_experiment_templates()["experimentTemplates"]]
+    assert templates == [stack["template"]]
+    kinds = [(e["subject"], e["kind"]) for e in report["events"]]
+    for expected in [(f"instance:{inst}", "injected"), (f"instance:{inst}", "warning"),
+                     (f"instance:{inst}", "interrupted"), (f"job:{report['original_job_id']}", "FAILED"),
+                     (f"job:{report['original_job_id']}", "resubmitted"),
+                     (f"job:{report['original_job_id']}", "RUNNING-again")]:
+        assert expected in kinds
+    assert [rb["name"] for rb in report["rollbacks"]] == ["stop-fis-experiment", "delete-fis-template",
+                                                          "terminate-jobs"]
+    assert {a["type"] for a in report["journal"]} == {"probe", "action", "rollback"}
+    assert report["jobs"][0]["passed"] is True and report["capacity_restored"] is True
+    assert not dirs["state_path"].exists()
+    on_disk = json.loads((dirs["reports_dir"] / "chaos-latest.json").read_text())
+    assert on_disk["passed"] is True and on_disk["run_id"] == r.run_id
+    assert "FIS durations x0.01 on the emulator" in progress(r)
+    # cleanup terminated the probe and its resubmission
+    assert job(report["recovered_job_id"])["statusReason"] == "spotkit chaos cleanup"
+
+
+def test_fleet_capacity_cut_is_proven_and_capacity_restored(stack, dirs):
+    plane = DataPlane(stack)
+    r = runner(stack, dirs, plane, method="fleet-capacity", probe_seconds=600)
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    assert report["fleet_request_id"] == stack["fleet_id"] and report["original_target_capacity"] == 2
+    assert target(stack["fleet_id"]) == 2 and report["capacity_restored"] is True
+    assert len(report["targets"]) == 2  # the cut hits every instance of the request
+    assert report["observed_status_reason"] == f"Host EC2 (instance {report['instance_id']}) terminated."
+    assert 0 <= report["seconds_to_failure"] <= report["seconds_to_recovery"] <= report["seconds_to_running"]
+    (probe,) = r.calls.params["SubmitJob"][:1]
+    assert probe["retryStrategy"] == {"attempts": 1} and probe["tags"][TAG_CHAOS_RUN] == r.run_id
+    assert "action: TargetCapacity 2 -> 0" in progress(r)
+    assert report["rollbacks"][0]["name"] == "restore-fleet-capacity"  # as soon as the targets were gone
+
+
+def test_terminate_instance_native_retry_on_two_instances_tracks_every_job_on_them(stack, dirs):
+    plane = DataPlane(stack, attempts=3, lambda_resubmit=False)
+    # someone else's job, on one of the instances
+    theirs = client("batch").submit_job(jobName="nightly", jobQueue=stack["queue"], jobDefinition=stack["jd"])["jobId"]
+    r = runner(stack, dirs, plane, method="terminate-instance", native_retry=True, jobs=2, instances=2)
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    assert len(report["targets"]) == 2
+    tracked = {j["job_id"] for j in report["jobs"]}
+    assert theirs in tracked and len(tracked) == 3
+    assert all(j["recovery"] == "native-retry" and j["successors"] == 0 for j in report["jobs"])
+    assert "retryStrategy" not in r.calls.params["SubmitJob"][0]
+    assert r.calls.params["TerminateInstances"][0]["InstanceIds"] == [t["instance_id"] for t in report["targets"]]
+    assert job(theirs)["status"] == "RUNNING"  # not ours: never terminated by the cleanup
+
+
+def test_percent_picks_the_probe_jobs_instance_first(stack, dirs):
+    plane = DataPlane(stack, attempts=3, lambda_resubmit=False)
+    report = runner(stack, dirs, plane, method="terminate-instance", native_retry=True, percent=50).run()
+    assert report["passed"], report["failure_reason"]
+    (row,) = report["targets"]
+    assert report["original_job_id"] in row["jobs"]
+
+
+# ---------------------------------------------------------------------------- state file, failures, signals
+
+
+def test_undo_entries_are_written_before_each_fis_call(stack, dirs):
+    plane = DataPlane(stack)
+    r = runner(stack, dirs, plane)
+    seen = {}
+
+    def factory(service):
+        c = r.calls.factory(service)
+        if service == "fis":
+            for op in ("CreateExperimentTemplate", "StartExperiment"):
+                def before(params, op=op, **kw):
+                    seen[op] = statelib.read_state(dirs["state_path"])
+
+                c.meta.events.register(f"provide-client-params.fis.{op}", before)
+        return c
+
+    r._client_factory = factory
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    kinds = [e["kind"] for e in seen["CreateExperimentTemplate"].undo]
+    assert kinds == ["terminate-jobs", "delete-fis-template"]
+    assert seen["CreateExperimentTemplate"].undo[1]["template_id"] is None
+    st = seen["StartExperiment"]
+    assert [e["kind"] for e in st.undo] == ["terminate-jobs", "delete-fis-template", "stop-fis-experiment"]
+    assert st.undo[1]["template_id"] and st.undo[2]["experiment_id"] is None
+    assert st.undo[0]["job_ids"] == [report["original_job_id"]]
+    assert not dirs["state_path"].exists()
+
+
+def test_undo_entry_is_written_before_the_capacity_cut(stack, dirs):
+    r = runner(stack, dirs, DataPlane(stack), method="fleet-capacity")
+    seen = []
+
+    def factory(service):
+        c = r.calls.factory(service)
+        if service == "ec2":
+            def before_cut(params, **kw):
+                if params["TargetCapacity"] == 0:
+                    seen.append(statelib.read_state(dirs["state_path"]))
+
+            c.meta.events.register("provide-client-params.ec2.ModifySpotFleetRequest", before_cut)
+        return c
+
+    r._client_factory = factory
+    assert r.run()["passed"]
+    (st,) = seen
+    assert st.phase == statelib.PHASE_PENDING and st.extra["fleet_request_id"] == stack["fleet_id"]
+    assert st.undo[-1] == {**st.undo[-1], "kind": "restore-fleet-capacity", "fleet_request_id": stack["fleet_id"],
+                           "target_capacity": 2}
+
+
+def test_job_never_running_times_out_and_nothing_is_injected(stack, dirs):
+    report = runner(stack, dirs, DataPlane(stack, run=False), timeout=10).run()
+    assert report["passed"] is False
+    assert "timed out after 10 s waiting for 1 probe job(s) RUNNING" in report["failure_reason"]
+    assert report["capacity_restored"] is None and client("fis").list_experiments()["experiments"] == []
+    assert not dirs["state_path"].exists()
+    assert job(report["original_job_id"])["statusReason"] == "spotkit chaos cleanup"
+
+
+def test_missing_resubmission_fails_and_everything_is_rolled_back(stack, dirs):
+    report = runner(stack, dirs, DataPlane(stack, lambda_resubmit=False), timeout=15).run()
+    assert report["passed"] is False and "no successor after" in report["failure_reason"]
+    assert report["capacity_restored"] is True and not dirs["state_path"].exists()
+    assert [t["id"] for t in client("fis").list_experiment_templates()["experimentTemplates"]] == [stack["template"]]
+
+
+def injected(dirs):
+    """True once the run wrote an undo entry for its injection (the cut, the FIS template)."""
+    st = statelib.read_state(dirs["state_path"]) if dirs["state_path"].exists() else None
+    return bool(st and any(e["kind"] != "terminate-jobs" for e in st.undo))
+
+
+def test_stop_condition_alarm_in_alarm_stops_a_fleet_cut_and_restores(stack, dirs):
+    cw = client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="spotkit-dlq", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    alarm = cw.describe_alarms(AlarmNames=["spotkit-dlq"])["MetricAlarms"][0]["AlarmArn"]
+    plane = DataPlane(stack, lambda_resubmit=False)
+    plane.on_step = lambda: injected(dirs) and cw.set_alarm_state(
+        AlarmName="spotkit-dlq", StateValue="ALARM", StateReason="test")
+    report = runner(stack, dirs, plane, method="fleet-capacity",
+                    outputs={**stack["outputs"], "chaos_stop_condition_alarm_arn": alarm}).run()
+    assert report["passed"] is False and "stop condition: alarm" in report["failure_reason"]
+    assert target(stack["fleet_id"]) == 2 and not dirs["state_path"].exists()
+
+
+def test_interrupt_after_the_injection_still_rolls_back(stack, dirs):
+    plane = DataPlane(stack)
+
+    def interrupt_once_started():
+        if client("fis").list_experiments()["experiments"]:
+            plane.on_step = None
+            raise KeyboardInterrupt
+
+    plane.on_step = interrupt_once_started
+    report = runner(stack, dirs, plane).run()
+    assert report["interrupted"] == "SIGINT" and report["passed"] is False
+    (exp,) = client("fis").list_experiments()["experiments"]
+    assert client("fis").get_experiment(id=exp["id"])["experiment"]["state"]["status"] in ("stopping", "stopped",
+                                                                                            "completed")
+    assert [t["id"] for t in client("fis").list_experiment_templates()["experimentTemplates"]] == [stack["template"]]
+    assert not dirs["state_path"].exists() and report["capacity_restored"] is True
+
+
+def test_sigterm_after_the_cut_restores_capacity_and_handlers(stack, dirs):
+    before = signal.getsignal(signal.SIGTERM)
+    plane = DataPlane(stack)
+
+    def sigterm_once_cut():
+        if injected(dirs):
+            plane.on_step = None
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    plane.on_step = sigterm_once_cut
+    report = runner(stack, dirs, plane, method="fleet-capacity").run()
+    assert report["interrupted"] == "SIGTERM" and report["passed"] is False
+    assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
+    assert not dirs["state_path"].exists() and signal.getsignal(signal.SIGTERM) is before
+
+
+def test_steady_state_deviation_stops_before_any_change(stack, dirs):
+    client("batch").update_job_queue(jobQueue=stack["queue"], state="DISABLED")
+    r = runner(stack, dirs, DataPlane(stack))
+    report = r.run()
+    assert "steady-state hypothesis not met before the method" in report["failure_reason"]
+    assert report["steady_state"]["before"][0]["ok"] is False
+    assert "SubmitJob" not in r.calls.params and not dirs["state_path"].exists()
+
+
+def test_adopted_job_is_proven_and_left_running(stack, dirs):
+    plane = DataPlane(stack)
+    mine = client("batch").submit_job(jobName="nightly-backtest", jobQueue=stack["queue"], jobDefinition=stack["jd"],
+                                      containerOverrides={"command": ["python", "backtest.py"]},
+                                      retryStrategy={"attempts": 1})["jobId"]
+    r = runner(stack, dirs, plane, job_id=mine)
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    assert report["original_job_id"] == mine and "SubmitJob" not in r.calls.params
+    assert job(report["recovered_job_id"])["status"] == "RUNNING"
+
+
+# ---------------------------------------------------------------------------- state file and rollback
+
+
+def test_v1_state_file_is_read_as_undo_entries_and_rolled_back(aws, dirs):
     ec2 = client("ec2")
-    fleet_id = request_fleet(ec2)
-    other = request_fleet(ec2, capacity=1)
-    members = fleetlib.fleet_instances(ec2, fleet_id)
-    assert len(members) == 2
-    # moto adds no aws:ec2spot:fleet-request-id tag: found by scanning the active requests
-    info = fleetlib.fleet_of_instance(ec2, members[1])
-    assert (info.fleet_request_id, info.found_by, info.target_capacity, info.fleet_type) == (
-        fleet_id,
-        "describe_spot_fleet_instances",
-        2,
-        "maintain",
-    )
-    # the tag wins when present (as on AWS)
-    ec2.create_tags(Resources=[members[0]], Tags=[{"Key": fleetlib.FLEET_TAG, "Value": other}])
-    info = fleetlib.fleet_of_instance(ec2, members[0])
-    assert (info.fleet_request_id, info.found_by, info.target_capacity) == (other, "tag", 1)
-
-
-def test_instance_outside_any_fleet_names_its_auto_scaling_group(aws):
-    ec2 = client("ec2")
-    request_fleet(ec2)
-    iid = ec2.run_instances(
-        ImageId=AMI,
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": fleetlib.ASG_TAG, "Value": "batch-asg"}]}
-        ],
-    )["Instances"][0]["InstanceId"]
-    with pytest.raises(fleetlib.FleetLookupError, match="Auto Scaling group 'batch-asg'"):
-        fleetlib.fleet_of_instance(ec2, iid)
-
-
-def test_cut_terminates_fleet_instances_and_restore_is_idempotent(aws):
-    ec2 = client("ec2")
-    fleet_id = request_fleet(ec2)
-    members = fleetlib.fleet_instances(ec2, fleet_id)
-    fleetlib.cut_capacity(ec2, fleet_id)
-    assert target(fleet_id) == 0
-    states = [
-        i["State"]["Name"]
-        for r in ec2.describe_instances(InstanceIds=members)["Reservations"]
-        for i in r["Instances"]
-    ]
-    assert states == ["terminated", "terminated"]
-    res = fleetlib.restore_capacity(ec2, fleet_id, 2, sleep=lambda s: None)
-    assert (res.restored, res.detail, target(fleet_id)) == (True, "restored", 2)
-    again = fleetlib.restore_capacity(ec2, fleet_id, 2, sleep=lambda s: None)
-    assert (again.restored, again.detail) == (True, "already at target")
-    gone = fleetlib.restore_capacity(ec2, "sfr-00000000000000000", 2, sleep=lambda s: None)
-    assert (gone.restored, gone.detail) == (False, "fleet request gone")
-
-
-# ---------------------------------------------------------------------------- rollback command
-
-
-def test_rollback_restores_capacity_from_state_file_then_has_nothing_to_do(aws, dirs):
-    ec2, batch = client("ec2"), client("batch")
     fleet_id = request_fleet(ec2, capacity=3)
     fleetlib.cut_capacity(ec2, fleet_id)
-    st = statelib.ChaosState("chaos-x", "local", fleet_id, 3, "i-0", "job-0", phase=statelib.PHASE_CUT)
-    statelib.write_state(st, dirs["state_path"])
-
+    statelib.atomic_write_json(dirs["state_path"].parent.mkdir(parents=True) or dirs["state_path"], {
+        "version": 1, "run_id": "chaos-x", "env": "local", "phase": "capacity-cut", "fleet_request_id": fleet_id,
+        "original_target_capacity": 3, "instance_id": "i-0", "original_job_id": "j", "created_job_ids": []})
+    st = statelib.read_state(dirs["state_path"])
+    assert [e["kind"] for e in st.open_entries()] == ["terminate-jobs", "restore-fleet-capacity"]
     with pytest.raises(Exception, match="pass --env local"):
         rollback("staging", state_path=dirs["state_path"], client_factory=client)
-    assert target(fleet_id) == 0
-
     result = rollback("local", state_path=dirs["state_path"], client_factory=client, sleep=lambda s: None)
-    assert result["status"] == "restored"
-    assert target(fleet_id) == 3
+    assert result["status"] == "rolled-back" and target(fleet_id) == 3
     assert not dirs["state_path"].exists()
     assert rollback(state_path=dirs["state_path"], client_factory=client)["status"] == "nothing-to-roll-back"
-    del batch
 
 
-def test_rollback_when_fleet_request_is_gone_clears_state(aws, dirs):
-    st = statelib.ChaosState("chaos-x", "local", "sfr-00000000000000000", 2, "i-0", "job-0")
-    statelib.write_state(st, dirs["state_path"])
+def test_rollback_finds_a_template_and_experiment_whose_ids_were_never_written(stack, dirs):
+    fis = client("fis")
+    run_id = "chaos-20261126T000000Z-abcdef"
+    tid = fis.create_experiment_template(
+        clientToken="x", description="run copy", roleArn="arn:aws:iam::123456789012:role/fis",
+        stopConditions=[{"source": "none"}], actions={"interrupt": {"actionId": fis_method.ACTION_ID}},
+        tags={TAG_CHAOS_RUN: run_id})["experimentTemplate"]["id"]
+    eid = fis.start_experiment(clientToken=run_id, experimentTemplateId=tid, tags={TAG_CHAOS_RUN: run_id})[
+        "experiment"]["id"]
+    fis.get_experiment(id=eid)  # moto: pending -> initiating
+    probe = client("batch").submit_job(jobName=f"spotkit-chaos-probe-{run_id}", jobQueue=stack["queue"],
+                                       jobDefinition=stack["jd"])["jobId"]
+    writer = statelib.StateWriter(statelib.ChaosState(run_id, "local", "fis-spot-interruption"), dirs["state_path"])
+    writer.add_undo("terminate-jobs", job_ids=[], job_queue=stack["queue"], job_names=[f"spotkit-chaos-probe-{run_id}"])
+    writer.add_undo("delete-fis-template", run_id=run_id, template_id=None)
+    writer.add_undo("stop-fis-experiment", run_id=run_id, template_id=tid, experiment_id=None)
     result = rollback(state_path=dirs["state_path"], client_factory=client)
-    assert result["status"] == "fleet-gone"
-    assert not dirs["state_path"].exists()
+    assert result["status"] == "rolled-back", result
+    assert [r["kind"] for r in result["results"]] == ["stop-fis-experiment", "delete-fis-template", "terminate-jobs"]
+    assert fis.get_experiment(id=eid)["experiment"]["state"]["status"] in ("stopping", "stopped")
+    assert tid not in [t["id"] for t in fis.list_experiment_templates()["experimentTemplates"]]
+    assert result["jobs_terminated"] == [probe] and job(probe)["statusReason"] == "spotkit chaos cleanup"
+    # idempotent: the handlers again on the same (now gone) resources
+    for entry in reversed(statelib.ChaosState.from_dict(result["state"]).undo):
+        ok, _ = methods.undo_handlers().get(entry["kind"], lambda *a, **k: (True, ""))(
+            {**entry, "template_id": tid, "experiment_id": eid}, client)
+        assert ok
+
+
+def test_a_failed_undo_keeps_the_state_file_with_the_done_entries_marked(aws, dirs):
+    writer = statelib.StateWriter(statelib.ChaosState("chaos-y", "local", "fleet-capacity"), dirs["state_path"])
+    writer.add_undo("terminate-jobs", job_ids=[])
+    writer.add_undo("restore-fleet-capacity", fleet_request_id="sfr-00000000000000000", target_capacity=2)
+
+    def broken(service):
+        c = client(service)
+        if service == "batch":
+            c.meta.events.register("before-call", lambda **kw: (_ for _ in ()).throw(
+                __import__("botocore").exceptions.EndpointConnectionError(endpoint_url="x")))
+        return c
+
+    result = rollback(state_path=dirs["state_path"], client_factory=broken)
+    assert result["status"] == "rolled-back"  # a gone fleet is undone; no job id -> nothing to terminate
+    writer = statelib.StateWriter(statelib.ChaosState("chaos-z", "local", "fleet-capacity"), dirs["state_path"])
+    writer.add_undo("terminate-jobs", job_ids=["job-1"])
+    result = rollback(state_path=dirs["state_path"], client_factory=broken)
+    assert result["status"] == "failed" and dirs["state_path"].exists()
+
+
+def test_unreadable_or_unknown_state_is_an_error(dirs):
+    dirs["state_path"].parent.mkdir(parents=True)
+    dirs["state_path"].write_text("{not json")
+    with pytest.raises(statelib.StateFileError):
+        statelib.read_state(dirs["state_path"])
+    dirs["state_path"].write_text(json.dumps({"version": 2, "run_id": "r", "env": "local",
+                                              "undo": [{"kind": "reboot-the-world"}]}))
+    with pytest.raises(statelib.StateFileError, match="unknown undo entry"):
+        statelib.read_state(dirs["state_path"])
 
 
 def test_cli_rollback_without_state_says_nothing_to_roll_back(tmp_path, monkeypatch):
@@ -410,226 +736,7 @@ def test_cli_rollback_without_state_says_nothing_to_roll_back(tmp_path, monkeypa
     assert "nothing to roll back" in res.output
 
 
-def test_unreadable_state_file_is_an_error(dirs):
-    dirs["state_path"].parent.mkdir(parents=True)
-    dirs["state_path"].write_text("{not json")
-    with pytest.raises(statelib.StateFileError):
-        statelib.read_state(dirs["state_path"])
-
-
-# ---------------------------------------------------------------------------- the experiment
-
-
-def test_resubmission_is_proven_end_to_end(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], attempts=1, lambda_resubmit=True)
-    submitted = []
-    exp = experiment(stack, dirs, plane, submit_params=submitted, probe_seconds=600)
-    report = exp.run()
-
-    assert report["passed"], report["failure_reason"]
-    assert report["recovery"] == "resubmitted"
-    assert report["recovered_job_id"] == plane.resubmitted[0] != report["original_job_id"]
-    assert report["fleet_request_id"] == stack["fleet_id"]
-    assert report["original_target_capacity"] == 2
-    assert report["capacity_restored"] is True
-    assert target(stack["fleet_id"]) == 2
-    assert report["observed_status_reason"] == f"Host EC2 (instance {report['instance_id']}) terminated."
-    assert 0 < report["seconds_to_failure"] <= report["seconds_to_recovery"] <= report["seconds_to_running"]
-    assert [p["ok"] for p in report["steady_state"]["before"] + report["steady_state"]["after"]] == [True] * 4
-    # the probe job: one attempt only (the Lambda must do the work), tagged with the run id
-    probe = submitted[0]
-    assert probe["retryStrategy"] == {"attempts": 1}
-    assert probe["tags"] == {TAG_CHAOS_RUN: exp.run_id, "spotkit:chaos-owner": "spotkit"}
-    assert probe["timeout"] == {"attemptDurationSeconds": 3600}
-    assert probe["containerOverrides"]["command"] == ["sh", "-c", "echo spotkit chaos probe; sleep 600"]
-    assert probe["jobQueue"] == stack["outputs"]["job_queue_arn"]
-    # cleanup terminated what the experiment created; state file gone; report on disk
-    assert job(report["recovered_job_id"])["statusReason"] == "spotkit chaos cleanup"
-    assert not dirs["state_path"].exists()
-    on_disk = json.loads((dirs["reports_dir"] / "chaos-latest.json").read_text())
-    assert on_disk["passed"] is True and on_disk["run_id"] == exp.run_id
-    assert (dirs["reports_dir"] / f"{exp.run_id}.json").exists()
-    # progress went to the terminal, with state changes and elapsed seconds
-    progress = exp.console.file.getvalue()
-    assert f"job {report['original_job_id']}: SUBMITTED -> RUNNING" in progress
-    assert "action: TargetCapacity 2 -> 0" in progress
-
-
-@pytest.mark.parametrize(
-    ("report", "code"),
-    [
-        ({"passed": True, "capacity_restored": True}, 0),
-        ({"passed": False, "capacity_restored": True, "failure_reason": "timed out"}, 1),
-        ({"passed": False, "capacity_restored": False, "failure_reason": "x"}, 3),
-        ({"passed": False, "capacity_restored": True, "interrupted": "SIGTERM"}, 130),
-    ],
-)
-def test_cli_exit_code_follows_the_report(monkeypatch, report, code):
-    monkeypatch.setattr(SpotExperiment, "run", lambda self: dict(report, run_id="chaos-t"))
-    res = CliRunner().invoke(_chaos_group(), ["spot", "--env", "local"])
-    assert res.exit_code == code
-    assert ("PASS" if report["passed"] else "FAIL") in res.output
-
-
-def test_native_retry_is_proven_on_the_same_job(stack, dirs):
-    plane = DataPlane(
-        stack["fleet_id"], stack["cluster"], attempts=3, lambda_resubmit=False, tag_instances=False
-    )
-    submitted = []
-    report = experiment(stack, dirs, plane, submit_params=submitted, native_retry=True).run()
-    assert report["passed"], report["failure_reason"]
-    assert report["recovery"] == "native-retry"
-    assert report["recovered_job_id"] == report["original_job_id"]
-    assert report["fleet_found_by"] == "describe_spot_fleet_instances"
-    assert "retryStrategy" not in submitted[0]  # the job definition's retry strategy is what is proven
-    assert len(job(report["original_job_id"])["attempts"]) == 1
-    assert target(stack["fleet_id"]) == 2
-
-
-def test_state_file_is_written_before_the_action(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"])
-    exp = experiment(stack, dirs, plane)
-    seen = []
-
-    def before_modify(params, **kwargs):
-        if params["TargetCapacity"] == 0:
-            seen.append(statelib.read_state(dirs["state_path"]))
-
-    ec2 = exp.client("ec2")
-    ec2.meta.events.register("provide-client-params.ec2.ModifySpotFleetRequest", before_modify)
-    report = exp.run()
-    assert report["passed"], report["failure_reason"]
-    (st,) = seen
-    assert (st.phase, st.fleet_request_id, st.original_target_capacity) == (
-        statelib.PHASE_PENDING,
-        stack["fleet_id"],
-        2,
-    )
-    assert st.original_job_id == report["original_job_id"] and st.instance_id == report["instance_id"]
-    assert st.created_job_ids == [report["original_job_id"]]
-    assert not dirs["state_path"].exists()
-
-
-def test_job_never_running_times_out_with_fail_report_and_capacity_untouched(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], run=False)
-    report = experiment(stack, dirs, plane, timeout=10).run()
-    assert report["passed"] is False
-    assert "timed out after 10 s waiting for probe job" in report["failure_reason"]
-    assert report["capacity_restored"] is None and report["fleet_request_id"] is None
-    assert target(stack["fleet_id"]) == 2
-    assert not dirs["state_path"].exists()
-    assert job(report["original_job_id"])["statusReason"] == "spotkit chaos cleanup"
-    on_disk = json.loads((dirs["reports_dir"] / "chaos-latest.json").read_text())
-    assert on_disk["passed"] is False and on_disk["failure_reason"] == report["failure_reason"]
-
-
-def test_missing_resubmission_fails_but_capacity_is_restored(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], lambda_resubmit=False)
-    report = experiment(stack, dirs, plane, timeout=15).run()
-    assert report["passed"] is False
-    assert f"a job whose {TAG_LINEAGE} tag says previous=" in report["failure_reason"]
-    assert report["seconds_to_failure"] is not None and report["recovered_job_id"] is None
-    assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
-    assert not dirs["state_path"].exists()
-
-
-def test_native_retry_in_lambda_mode_is_reported_as_not_exercising_the_lambda(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], attempts=3)  # ignores our attempts=1 override
-    report = experiment(stack, dirs, plane).run()
-    assert report["passed"] is False
-    assert "resubmission Lambda was not exercised" in report["failure_reason"]
-    assert target(stack["fleet_id"]) == 2
-
-
-def test_interrupt_after_the_cut_still_restores_capacity(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"], run=True)
-
-    def interrupt_once_cut():
-        if target(stack["fleet_id"]) == 0:
-            plane.on_step = None
-            raise KeyboardInterrupt
-
-    plane.on_step = interrupt_once_cut
-    report = experiment(stack, dirs, plane).run()
-    assert report["passed"] is False
-    assert report["interrupted"] == "SIGINT"
-    assert report["capacity_restored"] is True
-    assert target(stack["fleet_id"]) == 2
-    assert not dirs["state_path"].exists()
-    assert report["rollbacks"][0]["name"] == "restore-target-capacity"
-
-
-def test_steady_state_deviation_stops_before_any_change(stack, dirs):
-    client("batch").update_job_queue(jobQueue=stack["queue"], state="DISABLED")
-    submitted = []
-    report = experiment(
-        stack, dirs, DataPlane(stack["fleet_id"], stack["cluster"]), submit_params=submitted
-    ).run()
-    assert report["passed"] is False
-    assert "steady-state hypothesis not met before the method" in report["failure_reason"]
-    probe = report["steady_state"]["before"][0]
-    assert (probe["name"], probe["ok"]) == ("job-queue-valid-and-enabled", False)
-    assert submitted == [] and target(stack["fleet_id"]) == 2
-
-
-def test_adopted_job_is_proven_and_its_resubmission_left_running(stack, dirs):
-    plane = DataPlane(stack["fleet_id"], stack["cluster"])
-    mine = client("batch").submit_job(
-        jobName="nightly-backtest",
-        jobQueue=stack["queue"],
-        jobDefinition=stack["outputs"]["job_definition_arn"],
-        containerOverrides={"command": ["python", "backtest.py"]},
-    )["jobId"]
-    submitted = []
-    report = experiment(stack, dirs, plane, submit_params=submitted, job_id=mine).run()
-    assert report["passed"], report["failure_reason"]
-    assert report["original_job_id"] == mine and submitted == []
-    recovered = job(report["recovered_job_id"])
-    assert recovered["status"] == "RUNNING"  # user work: not terminated by the cleanup
-    assert recovered["container"]["command"] == ["python", "backtest.py"]
-
-
-def test_adopting_a_finished_job_is_refused_without_report(stack, dirs):
-    mine = client("batch").submit_job(
-        jobName="done", jobQueue=stack["queue"], jobDefinition=stack["outputs"]["job_definition_arn"]
-    )["jobId"]
-    batch_models.batch_backends[DEFAULT_ACCOUNT_ID][REGION]._jobs[mine].status = "SUCCEEDED"
-    with pytest.raises(ChaosUsageError, match="adopt an active job"):
-        experiment(stack, dirs, job_id=mine).run()
-    assert not dirs["reports_dir"].exists()
-    assert target(stack["fleet_id"]) == 2
-
-
-def test_sigterm_after_the_cut_restores_capacity_and_handlers(stack, dirs):
-    import os
-    import signal
-
-    before = signal.getsignal(signal.SIGTERM)
-    plane = DataPlane(stack["fleet_id"], stack["cluster"])
-
-    def sigterm_once_cut():
-        if target(stack["fleet_id"]) == 0:
-            plane.on_step = None
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    plane.on_step = sigterm_once_cut
-    report = experiment(stack, dirs, plane).run()
-    assert report["interrupted"] == "SIGTERM" and report["passed"] is False
-    assert report["capacity_restored"] is True and target(stack["fleet_id"]) == 2
-    assert not dirs["state_path"].exists()
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
-def test_unreadable_outputs_refuse_before_any_change(aws, dirs):
-    def outputs(env):
-        raise RuntimeError("terraform output failed")
-
-    exp = SpotExperiment(
-        ExperimentConfig(), outputs=outputs, client_factory=client, console=Console(quiet=True), **dirs
-    )
-    with pytest.raises(ChaosUsageError, match="terraform output failed"):
-        exp.run()
-    exp = SpotExperiment(ExperimentConfig(), outputs={"job_queue_arn": "q"}, client_factory=client, **dirs)
-    with pytest.raises(ChaosUsageError, match="neither job_definition_arn nor job_definition_name"):
-        exp.run()
-    assert not dirs["reports_dir"].exists()
+def test_guard_preflight_sentences():
+    cfg = ExperimentConfig(instances=2, percent=10, timeout=0)
+    problems = guard.preflight(cfg, statelib.default_state_path().with_name("none.json"))
+    assert any("--instances or --percent" in p for p in problems) and any("positive" in p for p in problems)

@@ -1,8 +1,8 @@
-"""``spotkit chaos``: the Spot capacity-cut experiment and its rollback.
+"""``spotkit chaos``: interrupt Spot capacity under running jobs, prove they come back; and the rollback.
 
-Exit codes of ``spotkit chaos spot``: 0 PASS; 1 FAIL (capacity restored); 2 refused before
-changing anything (usage); 3 FAIL and the Spot Fleet capacity could NOT be restored (run
-``spotkit chaos rollback``); 130 interrupted (after rollbacks ran).
+Exit codes of ``spotkit chaos spot``: 0 PASS (or a dry run with no refusal); 1 FAIL (everything
+rolled back); 2 refused before changing anything (usage); 3 FAIL and a rollback could NOT be applied
+(run ``spotkit chaos rollback``); 130 interrupted (after rollbacks ran).
 """
 
 from __future__ import annotations
@@ -12,86 +12,101 @@ import sys
 import click
 from rich.console import Console
 
+from spotkit.chaos import methods
+
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RESTORED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 @click.group("chaos")
 def chaos_group():
-    """Spot capacity-cut experiment (`spot`) and its crash recovery (`rollback`)."""
+    """Spot interruption experiment (`spot`) and its crash recovery (`rollback`)."""
 
 
 @chaos_group.command("spot")
 @click.option("--env", default="local", show_default=True, help="spotkit environment (settings.yaml).")
 @click.option(
-    "--job-id", default=None, help="Adopt this RUNNABLE/RUNNING job instead of submitting a probe job."
+    "--method",
+    type=click.Choice(methods.names()),
+    default=None,
+    help="How to interrupt: fis-spot-interruption (AWS FIS Spot interruption: warning, then interruption; "
+    "the default for every Spot compute environment), fleet-capacity (Spot Fleet TargetCapacity 0, "
+    "BEST_FIT compute environments only) or terminate-instance (EC2 TerminateInstances, no warning).",
+)
+@click.option(
+    "--instances",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Interrupt this many of the compute environment's opted-in running instances, those under the "
+    "probe jobs first. Default 1.",
+)
+@click.option(
+    "--percent",
+    type=click.FloatRange(min=0, min_open=True, max=100),
+    default=None,
+    help="Interrupt this percentage (rounded up, at least one) of the opted-in running instances "
+    "instead of --instances.",
+)
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Number of plain probe jobs to submit.")
+@click.option("--array-size", type=click.IntRange(min=0, max=10000), default=0, show_default=True,
+              help="Also submit one array probe job of this many children (2..10000; 0: none).")
+@click.option(
+    "--job-id", default=None, help="Adopt this RUNNABLE/RUNNING job instead of submitting probe jobs."
 )
 @click.option(
     "--native-retry",
     is_flag=True,
     help="Prove the job definition's retryStrategy (same job, new attempt) instead of the Lambda.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=300,
-    show_default=True,
-    help="Seconds allowed for each wait.",
-)
-@click.option(
-    "--probe-seconds",
-    type=click.IntRange(min=1),
-    default=900,
-    show_default=True,
-    help="How long the probe job sleeps (seconds).",
-)
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=0.05),
-    default=2.0,
-    show_default=True,
-    help="Seconds between polls.",
-)
-@click.option("--keep-jobs", is_flag=True, help="Do not terminate the probe jobs at the end.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds allowed for each wait (the recovery wait adds the method's interruption delay).")
+@click.option("--probe-seconds", type=click.IntRange(min=1), default=900, show_default=True,
+              help="How long the probe jobs sleep (seconds).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              help="Seconds between polls.")
+@click.option("--keep-jobs", is_flag=True, help="Do not terminate the probe jobs (and their resubmissions) at the end.")
 @click.option(
     "--i-know-this-is-prod",
     "i_know_this_is_prod",
     is_flag=True,
-    help="Required with --env prod: the cut terminates EVERY instance of the Spot Fleet request.",
+    help="Required with --env prod (which also needs a stop-condition alarm): every job on the "
+    "interrupted instances is hit, not only the probe jobs.",
 )
-def spot_cmd(
-    env, job_id, native_retry, timeout, probe_seconds, poll_interval, keep_jobs, i_know_this_is_prod
-):
-    """Cut the Spot Fleet target capacity under a running job; prove the job comes back.
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (compute environment, method, targets, actions, rollbacks, checks) and change "
+              "nothing: only Describe/List/Get calls.")
+def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_retry, timeout, probe_seconds,
+             poll_interval, keep_jobs, i_know_this_is_prod, dry_run):
+    """Interrupt Spot instances under running jobs; prove every job on them comes back exactly once.
 
-    Steady-state hypothesis: job queue and compute environment VALID/ENABLED. Method: probe job
-    RUNNING -> TargetCapacity 0 -> statusReason 'Host EC2 (instance i-...) terminated.' -> capacity
-    restored -> a resubmitted job (or, with --native-retry, a new attempt) RUNNING. Rollbacks run on
-    every exit path. Writes reports/chaos-latest.json (and a copy per run id).
+    Steady-state hypothesis: job queue and compute environment VALID/ENABLED (and the resubmit function
+    Active). Method: probe jobs RUNNING -> the chosen instances interrupted -> every job that ran on them
+    fails 'Host EC2 (instance i-...) terminated.' -> resubmitted once (or, with --native-retry, a new
+    attempt) -> RUNNING. Rollbacks run on every exit path; the state file lets `spotkit chaos rollback`
+    finish them after a crash. Outside env local the compute environment must carry the tag
+    spotkit:chaos=opt-in. Writes reports/chaos-latest.json (and a copy per run id).
 
     \b
-    Exit codes: 0 PASS; 1 FAIL (capacity restored); 2 refused before any change;
-    3 FAIL with the Spot Fleet capacity NOT restored (run `spotkit chaos rollback`);
-    130 interrupted (rollbacks ran).
+    Exit codes: 0 PASS; 1 FAIL (rolled back); 2 refused before any change;
+    3 FAIL with a rollback NOT applied (run `spotkit chaos rollback`); 130 interrupted (rollbacks ran).
     """
-    from spotkit.chaos.experiment import ChaosUsageError, ExperimentConfig, SpotExperiment
+    from spotkit.chaos.config import ExperimentConfig
+    from spotkit.chaos.errors import ChaosUsageError
     from spotkit.chaos.report import render_summary
+    from spotkit.chaos.runner import Runner
     from spotkit.chaos.state import StateFileError
 
     console = Console(stderr=True)
-    cfg = ExperimentConfig(
-        env=env,
-        job_id=job_id,
-        native_retry=native_retry,
-        timeout=timeout,
-        probe_seconds=probe_seconds,
-        poll_interval=poll_interval,
-        keep_jobs=keep_jobs,
-        i_know_this_is_prod=i_know_this_is_prod,
-    )
+    cfg = ExperimentConfig(env=env, method=method, instances=instances, percent=percent, jobs=jobs,
+                           array_size=array_size, job_id=job_id, native_retry=native_retry, timeout=timeout,
+                           probe_seconds=probe_seconds, poll_interval=poll_interval, keep_jobs=keep_jobs,
+                           i_know_this_is_prod=i_know_this_is_prod, dry_run=dry_run)
     try:
-        report = SpotExperiment(cfg, console=console).run()
+        report = Runner(cfg, console=console).run()
     except (ChaosUsageError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
+    if report.get("dry_run"):
+        sys.exit(EXIT_USAGE if report["refusals"] else EXIT_PASS)
     render_summary(report, console)
     if report.get("capacity_restored") is False:
         sys.exit(EXIT_NOT_RESTORED)
@@ -103,15 +118,11 @@ def spot_cmd(
 @chaos_group.command("rollback")
 @click.option("--env", default=None, help="Only roll back if the state file is for this environment.")
 @click.option("--keep-jobs", is_flag=True, help="Do not terminate the probe jobs recorded in the state file.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=120,
-    show_default=True,
-    help="Seconds to keep retrying ModifySpotFleetRequest.",
-)
+@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True,
+              help="Seconds to keep retrying ModifySpotFleetRequest when restoring capacity.")
 def rollback_cmd(env, keep_jobs, timeout):
-    """Restore the Spot Fleet target capacity saved by a crashed `chaos spot` run. Idempotent."""
+    """Undo what a crashed `chaos spot` run left (stop its FIS experiment, delete its template, restore
+    the Spot Fleet capacity, terminate its probe jobs), from the state file. Idempotent."""
     from spotkit.chaos.rollback import FAILED, NOTHING, RollbackEnvMismatch, rollback
     from spotkit.chaos.state import StateFileError
 
@@ -124,17 +135,11 @@ def rollback_cmd(env, keep_jobs, timeout):
         console.print("nothing to roll back")
         return
     st = result["state"]
-    where = f"Spot Fleet request {st['fleet_request_id']} (env {st['env']}, run {st['run_id']})"
+    console.print(f"run {st['run_id']} (env {st['env']}, method {st.get('method') or '?'}, phase {st.get('phase')}):")
+    for r in result["results"]:
+        mark = "[green]ok[/green]" if r["ok"] else "[bold red]FAILED[/bold red]"
+        console.print(f"  {r['kind']}: {mark} {r['detail']}")
     if result["status"] == FAILED:
-        console.print(
-            f"[bold red]rollback FAILED[/bold red] for {where}: {result['detail']}; state file kept"
-        )
+        console.print("[bold red]rollback FAILED[/bold red]; state file kept: fix the cause and run it again")
         sys.exit(EXIT_FAIL)
-    if result["status"] == "fleet-gone":
-        console.print(f"[yellow]{where} no longer exists; nothing to restore[/yellow]; state file removed")
-    else:
-        console.print(
-            f"[green]TargetCapacity {st['original_target_capacity']} on {where}: {result['detail']}[/green]"
-        )
-    if result["jobs_terminated"]:
-        console.print(f"terminated probe job(s): {', '.join(result['jobs_terminated'])}")
+    console.print("[green]rolled back[/green]; state file removed")

@@ -1,13 +1,9 @@
-"""From a running Batch job to the Spot Fleet request behind its host, and the capacity-cut action.
+"""The Spot Fleet behind a BEST_FIT Spot compute environment: lookup, capacity cut and restore
+(used by the ``fleet-capacity`` method, :mod:`spotkit.chaos.methods.fleet_capacity`).
 
-Every call here is a public AWS API made through boto3 clients, so the same code works against AWS
-and against the local emulator:
+The job -> container instance -> EC2 instance probes live in :mod:`spotkit.chaos.probes` (re-exported
+here for existing callers). Every call is a public AWS API made through boto3 clients:
 
-* Batch ``DescribeJobs`` -> ``container.containerInstanceArn``
-  (https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html)
-* Batch ``DescribeComputeEnvironments`` -> ``ecsClusterArn`` of each compute environment
-* ECS ``DescribeContainerInstances`` -> ``ec2InstanceId``
-  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeContainerInstances.html)
 * EC2 ``DescribeInstances`` -> tag ``aws:ec2spot:fleet-request-id``, which Spot Fleet adds to the
   instances it launches; falling back to ``DescribeSpotFleetInstances`` over the active requests
   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotFleetInstances.html)
@@ -20,11 +16,18 @@ and against the local emulator:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Callable
 
 from botocore.exceptions import ClientError
+
+from spotkit.chaos.probes import (  # noqa: F401  (re-exported: tests and older callers import them here)
+    HostLookupError,
+    _paginate,
+    container_instance_arn,
+    ecs_cluster_arns,
+    instance_of_job,
+)
 
 FLEET_TAG = "aws:ec2spot:fleet-request-id"
 ASG_TAG = "aws:autoscaling:groupName"
@@ -32,7 +35,7 @@ ASG_TAG = "aws:autoscaling:groupName"
 ACTIVE_FLEET_STATES = ("submitted", "active", "modifying")
 
 
-class FleetLookupError(Exception):
+class FleetLookupError(HostLookupError):
     """The job's host, or the Spot Fleet request behind it, cannot be found or cannot be modified."""
 
 
@@ -45,67 +48,6 @@ class FleetInfo:
     fleet_type: str  # "maintain" | "request" | "instant"
     state: str  # SpotFleetRequestState, e.g. "active"
     found_by: str  # "tag" | "describe_spot_fleet_instances"
-
-
-def container_instance_arn(job: dict) -> str | None:
-    """The ECS container instance ARN of a Batch job's current attempt (None before STARTING)."""
-    arn = (job.get("container") or {}).get("containerInstanceArn")
-    if arn:
-        return arn
-    attempts = job.get("attempts") or []
-    if attempts:
-        return (attempts[-1].get("container") or {}).get("containerInstanceArn")
-    return None
-
-
-def ecs_cluster_arns(batch, compute_environments: Iterable[str]) -> list:
-    """``ecsClusterArn`` of each compute environment (names or ARNs), in the order given."""
-    envs = list(dict.fromkeys(compute_environments))
-    if not envs:
-        return []
-    resp = batch.describe_compute_environments(computeEnvironments=envs)
-    by_key = {}
-    for ce in resp.get("computeEnvironments", []):
-        by_key[ce.get("computeEnvironmentArn")] = ce.get("ecsClusterArn")
-        by_key[ce.get("computeEnvironmentName")] = ce.get("ecsClusterArn")
-    return [by_key[c] for c in envs if by_key.get(c)]
-
-
-def instance_of_job(batch, ecs, job: dict, compute_environments: Iterable[str]) -> str:
-    """The EC2 instance id running ``job`` (a DescribeJobs JobDetail).
-
-    ``compute_environments`` are the candidates (the experiment's compute environment first, then the
-    others attached to the job queue); the container instance is looked up in each one's ECS cluster.
-
-    Raises:
-        FleetLookupError: the job has no container instance yet, or no cluster knows it.
-    """
-    ci_arn = container_instance_arn(job)
-    if not ci_arn:
-        raise FleetLookupError(
-            f"job {job.get('jobId')} ({job.get('status')}) has no container.containerInstanceArn; "
-            "the backend did not place it on an ECS container instance (plain moto never does)"
-        )
-    clusters = ecs_cluster_arns(batch, compute_environments)
-    for cluster in clusters:
-        try:
-            resp = ecs.describe_container_instances(cluster=cluster, containerInstances=[ci_arn])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("ClusterNotFoundException", "ClientException"):
-                continue
-            raise
-        for ci in resp.get("containerInstances", []):
-            if ci.get("ec2InstanceId"):
-                return ci["ec2InstanceId"]
-    raise FleetLookupError(f"container instance {ci_arn} is in none of the ECS clusters {clusters}")
-
-
-def _paginate(client, operation: str, key: str, **kwargs):
-    if client.can_paginate(operation):
-        for page in client.get_paginator(operation).paginate(**kwargs):
-            yield from page.get(key, [])
-    else:  # pragma: no cover - every operation used here is paginated in botocore
-        yield from getattr(client, operation)(**kwargs).get(key, [])
 
 
 def describe_fleet(ec2, fleet_request_id: str) -> dict | None:

@@ -1,4 +1,10 @@
-"""``spotkit chaos rollback``: undo what a crashed experiment left behind, from its state file."""
+"""Undo entries, and ``spotkit chaos rollback``: undo what a crashed experiment left behind.
+
+:func:`apply_entry` is the one way an undo entry (see :mod:`spotkit.chaos.state`) is applied: the
+runner uses it on every exit path, ``spotkit chaos rollback`` on the entries a killed run left.
+Method entries go to their method module's ``UNDO`` handler; ``terminate-jobs`` is handled here.
+Every handler is idempotent.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,71 @@ from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from spotkit.chaos import fleet as fleetlib
+from spotkit.chaos import methods
 from spotkit.chaos import state as statelib
 
 NOTHING = "nothing-to-roll-back"
-RESTORED = "restored"
-FLEET_GONE = "fleet-gone"
+ROLLED_BACK = "rolled-back"
 FAILED = "failed"
+CLEANUP_REASON = "spotkit chaos cleanup"
+TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED")
 
 
 class RollbackEnvMismatch(Exception):
     """``--env`` names another environment than the one the state file was written for."""
+
+
+def _job_name_matches(batch, queue: str, names: list) -> list:
+    ids = []
+    for name in names:
+        for page in batch.get_paginator("list_jobs").paginate(
+                jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}]):
+            ids += [s["jobId"] for s in page.get("jobSummaryList", []) if s.get("status") not in TERMINAL_JOB_STATUSES]
+    return ids
+
+
+def terminate_jobs(entry: dict, client, **_) -> tuple:
+    """Undo ``terminate-jobs``: TerminateJob on every job of ``entry["job_ids"]`` that is still active,
+    and on the active jobs of ``entry["job_queue"]`` named one of ``entry["job_names"]`` (a probe job
+    whose id was never written, and the resubmissions of the probe jobs, which keep their names).
+
+    Returns ``(ok, detail)``; ok is False only when a TerminateJob failed.
+    """
+    batch = client("batch")
+    ids = list(entry.get("job_ids") or [])
+    if entry.get("job_queue") and entry.get("job_names"):
+        try:
+            ids += _job_name_matches(batch, entry["job_queue"], list(entry["job_names"]))
+        except (ClientError, BotoCoreError):
+            pass  # the recorded ids still get terminated
+    terminated, failed = [], []
+    for jid in dict.fromkeys(ids):
+        try:
+            jobs = batch.describe_jobs(jobs=[jid]).get("jobs", [])
+            if not jobs or jobs[0].get("status") in TERMINAL_JOB_STATUSES:
+                continue
+            batch.terminate_job(jobId=jid, reason=CLEANUP_REASON)
+            terminated.append(jid)
+        except (ClientError, BotoCoreError) as exc:
+            failed.append(f"{jid}: {exc}")
+    entry["terminated"] = terminated
+    if failed:
+        return False, "could not terminate " + "; ".join(failed)
+    return True, (f"terminated {', '.join(terminated)}" if terminated else "no probe job was still active")
+
+
+def apply_entry(entry: dict, client: Callable[[str], object], *, timeout: float = 120.0,
+                poll_interval: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                sleep: Callable[[float], None] = time.sleep) -> tuple:
+    """Apply one undo entry; returns ``(ok, detail)``. Never raises for an AWS error (ok False)."""
+    handlers = {statelib.UNDO_TERMINATE_JOBS: terminate_jobs, **methods.undo_handlers()}
+    handler = handlers.get(entry.get("kind"))
+    if handler is None:
+        return False, f"no undo handler for {entry.get('kind')!r}"
+    try:
+        return handler(entry, client, timeout=timeout, poll_interval=poll_interval, clock=clock, sleep=sleep)
+    except (ClientError, BotoCoreError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
 
 
 def rollback(
@@ -32,11 +92,14 @@ def rollback(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
-    """Restore the Spot Fleet target capacity recorded in the state file, terminate the probe jobs
-    the experiment created (unless ``keep_jobs``), and delete the state file. Idempotent.
+    """Apply the state file's open undo entries in reverse order (stop the FIS experiment, delete the
+    run's template, restore the Spot Fleet capacity, terminate the probe jobs unless ``keep_jobs``),
+    marking each done as it succeeds; delete the state file when none is left. Idempotent. Reads
+    version 1 and 2 state files.
 
-    Returns ``{"status": "nothing-to-roll-back" | "restored" | "fleet-gone" | "failed", "detail": str,
-    "state": dict | None, "jobs_terminated": [job id, ...]}``. On ``failed`` the state file is kept.
+    Returns ``{"status": "nothing-to-roll-back" | "rolled-back" | "failed", "state": dict | None,
+    "results": [{"kind", "ok", "detail"}], "jobs_terminated": [job id, ...]}``. On ``failed`` the
+    state file is kept (with the entries that did succeed marked done).
 
     Raises:
         RollbackEnvMismatch: ``env`` is given and differs from the state file's.
@@ -45,7 +108,7 @@ def rollback(
     state_path = Path(state_path) if state_path else statelib.default_state_path()
     st = statelib.read_state(state_path)
     if st is None:
-        return {"status": NOTHING, "detail": f"no {state_path}", "state": None, "jobs_terminated": []}
+        return {"status": NOTHING, "state": None, "results": [], "jobs_terminated": []}
     if env and env != st.env:
         raise RollbackEnvMismatch(f"the state file is for env {st.env!r}, not {env!r}; pass --env {st.env}")
     if client_factory is None:
@@ -54,32 +117,25 @@ def rollback(
         def client_factory(service, _env=st.env):
             return aws_client(service, env=_env)
 
-    res = fleetlib.restore_capacity(
-        client_factory("ec2"),
-        st.fleet_request_id,
-        st.original_target_capacity,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        clock=clock,
-        sleep=sleep,
-    )
-    if res.restored:
-        status = RESTORED
-    elif res.detail == "fleet request gone":
-        status = FLEET_GONE
-    else:
-        return {"status": FAILED, "detail": res.detail, "state": st.to_dict(), "jobs_terminated": []}
+    clients: dict = {}
 
-    terminated = []
-    if not keep_jobs and st.created_job_ids:
-        batch = client_factory("batch")
-        for jid in st.created_job_ids:
-            try:
-                jobs = batch.describe_jobs(jobs=[jid]).get("jobs", [])
-                if jobs and jobs[0].get("status") not in ("SUCCEEDED", "FAILED"):
-                    batch.terminate_job(jobId=jid, reason="spotkit chaos rollback")
-                    terminated.append(jid)
-            except (ClientError, BotoCoreError):
-                pass  # best effort: capacity is what matters
-    statelib.clear_state(state_path)
-    return {"status": status, "detail": res.detail, "state": st.to_dict(), "jobs_terminated": terminated}
+    def client(service):
+        if service not in clients:
+            clients[service] = client_factory(service)
+        return clients[service]
+
+    writer = statelib.StateWriter(st, state_path)
+    writer.written = True
+    results, terminated = [], []
+    for entry in reversed(st.open_entries()):
+        if keep_jobs and entry["kind"] == statelib.UNDO_TERMINATE_JOBS:
+            ok, detail = True, "kept (--keep-jobs)"
+        else:
+            ok, detail = apply_entry(entry, client, timeout=timeout, poll_interval=poll_interval, clock=clock,
+                                     sleep=sleep)
+        terminated += entry.get("terminated") or []
+        results.append({"kind": entry["kind"], "ok": ok, "detail": detail})
+        if ok:
+            writer.update(entry, done=True)
+    status = ROLLED_BACK if writer.clear_if_done() else FAILED
+    return {"status": status, "state": st.to_dict(), "results": results, "jobs_terminated": terminated}

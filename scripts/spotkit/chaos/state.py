@@ -1,16 +1,30 @@
 """The chaos state file: what must be undone if the experiment process dies mid-way.
 
-The experiment writes ``.spotkit/chaos-state.json`` (under :data:`spotkit.paths.STATE_DIR`) *before*
-it changes anything in the account, updates it as the method advances and deletes it once every
-action has been undone. ``spotkit chaos rollback`` reads it to undo a crashed run.
+The runner writes ``.spotkit/chaos-state.json`` (under :data:`spotkit.paths.STATE_DIR`) before it
+changes anything in the account, appends an undo entry *before* each action it takes, marks entries
+done as they are undone and deletes the file once everything has been undone.
+``spotkit chaos rollback`` reads it and applies the open entries in reverse order.
 
-Shape (JSON object)::
+Shape, version 2 (JSON object)::
 
-    {"version": 1, "run_id": "chaos-20261121T101500Z-3f9a1c", "env": "local",
-     "phase": "capacity-cut-pending" | "capacity-cut" | "capacity-restored",
-     "fleet_request_id": "sfr-...", "original_target_capacity": 2,
-     "instance_id": "i-...", "original_job_id": "...", "created_job_ids": ["..."],
-     "started_at": "2026-11-21T10:15:00+00:00", "updated_at": "...", "cut_at": null}
+    {"version": 2, "run_id": "chaos-20261121T101500Z-3f9a1c", "env": "local",
+     "method": "fis-spot-interruption" | "fleet-capacity" | "terminate-instance",
+     "phase": "<method-specific, e.g. capacity-cut>", "started_at": "...", "updated_at": "...",
+     "undo": [
+        {"kind": "terminate-jobs", "job_ids": ["..."], "job_queue": "arn...",
+         "job_names": ["spotkit-chaos-probe-<run id>"]},
+        {"kind": "delete-fis-template", "run_id": "...", "template_id": "EXT..." | null},
+        {"kind": "stop-fis-experiment", "run_id": "...", "template_id": "EXT...", "experiment_id": "EXP..." | null},
+        {"kind": "restore-fleet-capacity", "fleet_request_id": "sfr-...", "target_capacity": 2},
+        ... each also has "added_at" and, once undone, "done": true]}
+
+An entry whose resource id is still null was written before the call that creates the resource
+returned: the undo finds it by the run id tag (``spotkit:chaos-run``) or job name instead.
+The fleet-capacity method also keeps the v1 keys ``fleet_request_id`` and
+``original_target_capacity`` at the top level, for readers of version 1 files.
+
+Version 1 files (``fleet_request_id``, ``original_target_capacity``, ``created_job_ids``, ``phase``)
+are still read: :func:`read_state` turns them into the equivalent undo list.
 """
 
 from __future__ import annotations
@@ -24,10 +38,15 @@ from pathlib import Path
 
 from spotkit import paths
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
-#: Phases, in order. ``capacity-cut-pending`` is written before the ModifySpotFleetRequest call, so a
-#: crash between the call and the next write still leaves enough to restore the fleet.
+UNDO_TERMINATE_JOBS = "terminate-jobs"
+UNDO_RESTORE_FLEET = "restore-fleet-capacity"
+UNDO_STOP_EXPERIMENT = "stop-fis-experiment"
+UNDO_DELETE_TEMPLATE = "delete-fis-template"
+UNDO_KINDS = (UNDO_TERMINATE_JOBS, UNDO_RESTORE_FLEET, UNDO_STOP_EXPERIMENT, UNDO_DELETE_TEMPLATE)
+
+#: Version 1 phases (the fleet-capacity method still writes them).
 PHASE_PENDING = "capacity-cut-pending"
 PHASE_CUT = "capacity-cut"
 PHASE_RESTORED = "capacity-restored"
@@ -49,38 +68,69 @@ class StateFileError(Exception):
 
 @dataclass
 class ChaosState:
-    """What a running (or crashed) experiment has changed, enough to undo it."""
+    """What a running (or crashed) experiment has changed, as a list of undo entries."""
 
     run_id: str
     env: str
-    fleet_request_id: str
-    original_target_capacity: int
-    instance_id: str
-    original_job_id: str
-    created_job_ids: list = field(default_factory=list)
-    phase: str = PHASE_PENDING
+    method: str = ""
+    phase: str = "prepared"
+    undo: list = field(default_factory=list)
     started_at: str = field(default_factory=utcnow)
     updated_at: str = field(default_factory=utcnow)
-    cut_at: str | None = None
+    extra: dict = field(default_factory=dict)  # top-level compatibility keys (see module docs)
     version: int = STATE_VERSION
 
+    def open_entries(self) -> list:
+        """The entries not undone yet, in the order they were written."""
+        return [e for e in self.undo if not e.get("done")]
+
+    def entry(self, kind: str) -> dict | None:
+        """The last entry of ``kind`` (open or done), or None."""
+        found = [e for e in self.undo if e.get("kind") == kind]
+        return found[-1] if found else None
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        extra = data.pop("extra")
+        return {**extra, **data}
 
     @classmethod
     def from_dict(cls, data: dict) -> ChaosState:
-        """Raises:
-        StateFileError: a required key is missing or the version is unknown.
+        """A state of either version.
+
+        Raises:
+            StateFileError: a required key is missing, an undo entry has an unknown kind, or the
+                version is unknown.
         """
-        if data.get("version", STATE_VERSION) != STATE_VERSION:
-            raise StateFileError(f"unsupported chaos state version {data.get('version')!r}")
-        known = set(cls.__dataclass_fields__)
-        try:
-            state = cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError as exc:  # missing required field
-            raise StateFileError(f"incomplete chaos state: {exc}") from None
-        state.original_target_capacity = int(state.original_target_capacity)
+        version = data.get("version", 1)
+        if version == 1:
+            return cls._from_v1(data)
+        if version != STATE_VERSION:
+            raise StateFileError(f"unsupported chaos state version {version!r}")
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        missing = {"run_id", "env"} - set(data)
+        if missing:
+            raise StateFileError(f"incomplete chaos state: missing {sorted(missing)}")
+        state = cls(**{k: v for k, v in data.items() if k in known},
+                    extra={k: v for k, v in data.items() if k not in known})
+        for entry in state.undo:
+            if not isinstance(entry, dict) or entry.get("kind") not in UNDO_KINDS:
+                raise StateFileError(f"unknown undo entry {entry!r} in the chaos state")
         return state
+
+    @classmethod
+    def _from_v1(cls, data: dict) -> ChaosState:
+        try:
+            fleet, capacity = data["fleet_request_id"], int(data["original_target_capacity"])
+            run_id, env = data["run_id"], data["env"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateFileError(f"incomplete chaos state (version 1): {exc!r}") from None
+        undo = [{"kind": UNDO_TERMINATE_JOBS, "job_ids": list(data.get("created_job_ids") or [])}]
+        undo.append({"kind": UNDO_RESTORE_FLEET, "fleet_request_id": fleet, "target_capacity": capacity,
+                     "done": data.get("phase") == PHASE_RESTORED})
+        return cls(run_id=run_id, env=env, method="fleet-capacity", phase=data.get("phase") or PHASE_PENDING,
+                   undo=undo, started_at=data.get("started_at") or utcnow(),
+                   extra={"fleet_request_id": fleet, "original_target_capacity": capacity})
 
 
 def write_state(state: ChaosState, path: Path | None = None) -> Path:
@@ -96,7 +146,7 @@ def write_state(state: ChaosState, path: Path | None = None) -> Path:
 
 
 def read_state(path: Path | None = None) -> ChaosState | None:
-    """The saved state, or None when there is no state file.
+    """The saved state (version 1 or 2), or None when there is no state file.
 
     Raises:
         StateFileError: the file exists but is not valid JSON or not a chaos state.
@@ -123,6 +173,49 @@ def clear_state(path: Path | None = None) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+class StateWriter:
+    """The runner's handle on its state file: every change is written at once.
+
+    Nothing is written until :meth:`add_undo` (or :meth:`set_phase`) is first called, so a run
+    refused or stopped before its first action leaves no file.
+    """
+
+    def __init__(self, state: ChaosState, path: Path):
+        self.state, self.path, self.written = state, Path(path), False
+
+    def save(self) -> None:
+        write_state(self.state, self.path)
+        self.written = True
+
+    def add_undo(self, kind: str, **fields) -> dict:
+        """Append an undo entry and write the file; call it BEFORE the action it undoes.
+        Returns the entry (update it with :meth:`update`)."""
+        if kind not in UNDO_KINDS:
+            raise ValueError(f"unknown undo kind {kind!r}")
+        entry = {"kind": kind, **fields, "added_at": utcnow()}
+        self.state.undo.append(entry)
+        self.save()
+        return entry
+
+    def update(self, entry: dict, **fields) -> None:
+        """Change an entry (e.g. the resource id once known) and write the file."""
+        entry.update(fields)
+        self.save()
+
+    def set_phase(self, phase: str, **extra) -> None:
+        self.state.phase = phase
+        self.state.extra.update(extra)
+        self.save()
+
+    def clear_if_done(self) -> bool:
+        """Delete the file when every entry is done; True when nothing is left to undo."""
+        if self.state.open_entries():
+            return False
+        if self.written:
+            clear_state(self.path)
+        return True
 
 
 def atomic_write_json(path: Path, data) -> None:
