@@ -59,7 +59,8 @@ def test_local_points_every_service_at_the_emulator_port(home):
     tfvars = out["tfvars"]
     assert tfvars["name"] == "spotkit-local"
     assert tfvars["resubmit"]["lambda_runtime"] == "python3.8"
-    assert tfvars["compute"]["allocation_strategy"] == "BEST_FIT"
+    # Auto Scaling group backend, as on AWS; SPOT_PRICE_CAPACITY_OPTIMIZED needs hashicorp/aws >= 4.
+    assert tfvars["compute"]["allocation_strategy"] == "SPOT_CAPACITY_OPTIMIZED"
     assert tfvars["compute"]["instance_types"] == ["m5.large"]
     assert tfvars["job_definition"]["vcpus"] == 1 and tfvars["job_definition"]["memory_mib"] == 512
     assert "Ref::seconds" in " ".join(tfvars["job_definition"]["command"])
@@ -130,8 +131,9 @@ def test_unknown_environment_names_the_known_ones(home):
 
 def test_spot_price_capacity_optimized_rejected_with_provider_3(home):
     settings = home / "settings.yaml"
-    settings.write_text(settings.read_text().replace(
-        "allocation_strategy: BEST_FIT   # the emulator", "allocation_strategy: SPOT_PRICE_CAPACITY_OPTIMIZED #"))
+    local = "      allocation_strategy: SPOT_CAPACITY_OPTIMIZED\n      instance_types: [m5.large]"
+    assert local in settings.read_text()
+    settings.write_text(settings.read_text().replace(local, local.replace("SPOT_CAPACITY", "SPOT_PRICE_CAPACITY")))
     with pytest.raises(envs.SettingsError, match="SPOT_PRICE_CAPACITY_OPTIMIZED"):
         envs.render("local")
 
