@@ -197,3 +197,16 @@ def test_a_run_sigkilled_after_its_injection_is_rolled_back_from_the_state_file(
         assert [r["kind"] for r in result["results"]] == ["restore-fleet-capacity", "terminate-jobs"]
         assert target_capacity(aws["ec2"], st.extra["fleet_request_id"]) == st.extra["original_target_capacity"]
     assert rollback(state_path=state_path, client_factory=_client_factory(aws))["status"] == "nothing-to-roll-back"
+
+
+def test_terminate_instance_on_every_instance_brings_back_plain_and_array_probes(emulator, aws, stack, tmp_path):
+    proc = _child(emulator, tmp_path, stack["outputs"], method="terminate-instance", native_retry=True,
+                  jobs=1, array_size=3, percent=100)
+    out, err = proc.communicate(timeout=180)
+    report = json.loads((tmp_path / "reports" / "chaos-latest.json").read_text())
+    assert proc.returncode == 0 and report["passed"], f"{report['failure_reason']}\n{err[-4000:]}"
+    jobs = {j["job_id"]: j for j in report["jobs"]}
+    assert len(jobs) == 4 and sum(":" in j for j in jobs) == 3  # the plain probe and the three children
+    assert all(j["recovery"] == "native-retry" and j["passed"] for j in jobs.values())
+    assert {t["instance_id"] for t in report["targets"]} == {j["instance_id"] for j in jobs.values()}
+    assert report["time_scale"] == FIS_TIME_SCALE  # the emulator's FIS factor, stated whatever the method
