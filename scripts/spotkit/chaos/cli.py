@@ -75,8 +75,19 @@ def chaos_group():
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (compute environment, method, targets, actions, rollbacks, checks) and change "
               "nothing: only Describe/List/Get calls.")
+@click.option("--job-queue", default=None, metavar="NAME|ARN",
+              help="Submit the probe jobs here instead of the environment's job_queue_arn output.")
+@click.option("--job-definition", default=None, metavar="NAME|ARN",
+              help="Probe job definition instead of the job_definition_arn output.")
+@click.option("--compute-environment", default=None, metavar="NAME|ARN",
+              help="The Spot compute environment to interrupt instead of the compute_environment_arn output. "
+              "With --job-queue and --job-definition too, no spotkit Terraform outputs are needed.")
+@click.option("--fis-template-id", default=None,
+              help="The FIS experiment template to copy the role, action and stop conditions from, instead of "
+              "the chaos_spot_interruption_template_id output.")
 def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_retry, timeout, probe_seconds,
-             poll_interval, keep_jobs, i_know_this_is_prod, dry_run):
+             poll_interval, keep_jobs, i_know_this_is_prod, dry_run, job_queue, job_definition, compute_environment,
+             fis_template_id):
     """Interrupt Spot instances under running jobs; prove every job on them comes back exactly once.
 
     Steady-state hypothesis: job queue and compute environment VALID/ENABLED (and the resubmit function
@@ -84,7 +95,8 @@ def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_r
     fails 'Host EC2 (instance i-...) terminated.' -> resubmitted once (or, with --native-retry, a new
     attempt) -> RUNNING. Rollbacks run on every exit path; the state file lets `spotkit chaos rollback`
     finish them after a crash. Outside env local the compute environment must carry the tag
-    spotkit:chaos=opt-in. Writes reports/chaos-latest.json (and a copy per run id).
+    spotkit:chaos=opt-in. Writes reports/chaos-latest.json, .xml (JUnit) and .html (a timeline),
+    and a copy of each per run id.
 
     \b
     Exit codes: 0 PASS; 1 FAIL (rolled back); 2 refused before any change;
@@ -100,7 +112,9 @@ def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_r
     cfg = ExperimentConfig(env=env, method=method, instances=instances, percent=percent, jobs=jobs,
                            array_size=array_size, job_id=job_id, native_retry=native_retry, timeout=timeout,
                            probe_seconds=probe_seconds, poll_interval=poll_interval, keep_jobs=keep_jobs,
-                           i_know_this_is_prod=i_know_this_is_prod, dry_run=dry_run)
+                           i_know_this_is_prod=i_know_this_is_prod, dry_run=dry_run, job_queue=job_queue,
+                           job_definition=job_definition, compute_environment=compute_environment,
+                           fis_template_id=fis_template_id)
     try:
         report = Runner(cfg, console=console).run()
     except (ChaosUsageError, StateFileError) as exc:

@@ -41,6 +41,13 @@ class ExperimentConfig:
     keep_jobs: bool = False  # do not terminate the probe jobs at the end
     i_know_this_is_prod: bool = False
     dry_run: bool = False
+    #: Override the environment's Terraform outputs (names or ARNs; ``None``: from the outputs). With all of
+    #: job_queue, job_definition and compute_environment given, no outputs need to exist (Batch that
+    #: spotkit's Terraform did not create).
+    job_queue: str | None = None
+    job_definition: str | None = None
+    compute_environment: str | None = None
+    fis_template_id: str | None = None  # chaos_spot_interruption_template_id
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -82,20 +89,36 @@ def _opt_in_tag(value) -> tuple:
     return key, val or OPT_IN_TAG[1]
 
 
-def resolve_outputs(source: OutputsSource, env: str) -> Outputs:
+#: ExperimentConfig field -> the Terraform output it overrides.
+OVERRIDES = {
+    "job_queue": "job_queue_arn",
+    "job_definition": "job_definition_arn",
+    "compute_environment": "compute_environment_arn",
+    "fis_template_id": "chaos_spot_interruption_template_id",
+}
+
+
+def resolve_outputs(source: OutputsSource, env: str, overrides: Mapping | None = None) -> Outputs:
     """Read the outputs of ``env`` from ``source`` (a mapping, ``env -> mapping`` or None for
-    :func:`spotkit.tf.outputs`).
+    :func:`spotkit.tf.outputs`); ``overrides`` (ExperimentConfig field -> value, see :data:`OVERRIDES`)
+    win over them. When the overrides name the job queue, job definition and compute environment, outputs
+    that cannot be read are not an error.
 
     Raises:
         ChaosUsageError: a required output is missing, or reading them failed.
     """
+    given = {OVERRIDES[k]: v for k, v in dict(overrides or {}).items() if k in OVERRIDES and v}
+    standalone = all(OVERRIDES[k] in given for k in ("job_queue", "job_definition", "compute_environment"))
     if source is None:
         from spotkit.tf import outputs as source
     try:
         raw = source(env) if callable(source) else source
     except Exception as exc:  # noqa: BLE001 - terraform missing, not applied, bad settings
-        raise ChaosUsageError(f"env {env!r} is not usable: {type(exc).__name__}: {exc}") from exc
+        if not standalone:
+            raise ChaosUsageError(f"env {env!r} is not usable: {type(exc).__name__}: {exc}") from exc
+        raw = {}
     out = {k: _unwrap(v) for k, v in dict(raw or {}).items()}
+    out.update(given)
     resolved = {}
     for thing in ("job_queue", "job_definition", "compute_environment"):
         value = out.get(f"{thing}_arn") or out.get(f"{thing}_name")

@@ -249,26 +249,51 @@ def _fmt(value) -> str:
 
 
 def render_summary(report: dict, console: Console) -> None:
-    """Print the PASS/FAIL table of a report."""
+    """Print the PASS/FAIL table of a report: the run, what was interrupted, one row per job
+    (recovery, seconds from the injection to FAILED / recovered / RUNNING again), the steady-state
+    probes, the rollbacks and where the JSON, JUnit and HTML reports are."""
     passed = bool(report.get("passed"))
     verdict = "[bold green]PASS[/bold green]" if passed else "[bold red]FAIL[/bold red]"
     table = Table(title=f"spotkit chaos spot: {verdict}", show_header=False, title_justify="left")
     table.add_column("key", style="bold")
     table.add_column("value")
+    scale = report.get("time_scale")
     rows = [
         ("run id", report.get("run_id")),
         ("env", report.get("env")),
+        ("method", report.get("method") or "fleet-capacity"),
         ("recovery proven", report.get("recovery")),
-        ("original job", report.get("original_job_id")),
-        ("recovered job", report.get("recovered_job_id")),
-        ("instance", report.get("instance_id")),
-        ("Spot Fleet request", report.get("fleet_request_id")),
-        ("original target capacity", report.get("original_target_capacity")),
-        ("capacity restored", report.get("capacity_restored")),
-        ("cut -> failure", report.get("seconds_to_failure")),
-        ("cut -> recovery", report.get("seconds_to_recovery")),
-        ("cut -> RUNNING", report.get("seconds_to_running")),
+        ("time factor", None if scale is None else ("real time" if scale == 1 else
+                                                    f"x{scale:g} (emulator: FIS durations scaled)")),
     ]
+    targets = report.get("targets") or []
+    if targets:
+        rows.append(("instances interrupted", ", ".join(str(t.get("instance_id")) for t in targets)))
+    elif report.get("instance_id"):
+        rows.append(("instance", report.get("instance_id")))
+    if report.get("fleet_request_id"):
+        rows += [("Spot Fleet request", report.get("fleet_request_id")),
+                 ("original target capacity", report.get("original_target_capacity"))]
+    jobs = report.get("jobs") or []
+    if jobs:
+        ok = sum(1 for j in jobs if j.get("passed"))
+        rows.append(("jobs back exactly once", f"{ok} of {len(jobs)}"))
+        for j in jobs[:20]:
+            name = str(j.get("job_id"))
+            came = j.get("recovered_job_id") or "-"
+            times = " / ".join(_fmt(j.get(k)) for k in ("seconds_to_failure", "seconds_to_recovery",
+                                                        "seconds_to_running"))
+            mark = "ok" if j.get("passed") else "; ".join(j.get("problems") or []) or "NOT back"
+            rows.append((f"  {name}", f"{j.get('recovery') or '-'} -> {came}; FAILED/back/RUNNING {times} ({mark})"))
+        if len(jobs) > 20:
+            rows.append(("  ...", f"{len(jobs) - 20} more in the report"))
+    else:
+        rows += [("original job", report.get("original_job_id")),
+                 ("recovered job", report.get("recovered_job_id")),
+                 ("injection -> failure", report.get("seconds_to_failure")),
+                 ("injection -> recovery", report.get("seconds_to_recovery")),
+                 ("injection -> RUNNING", report.get("seconds_to_running"))]
+    rows.append(("rolled back", report.get("capacity_restored")))
     for when in ("before", "after"):
         for probe in (report.get("steady_state") or {}).get(when, []):
             mark = "ok" if probe.get("ok") else "DEVIATED"
@@ -278,5 +303,6 @@ def render_summary(report: dict, console: Console) -> None:
     if not passed:
         table.add_row("[red]failure reason[/red]", f"[red]{report.get('failure_reason') or 'unknown'}[/red]")
     if report.get("report_path"):
-        table.add_row("report", str(report["report_path"]))
+        latest = Path(str(report["report_path"]))
+        table.add_row("reports", ", ".join(str(latest.with_suffix(x)) for x in (".json", ".xml", ".html")))
     console.print(table)

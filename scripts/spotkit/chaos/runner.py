@@ -36,7 +36,7 @@ from rich.console import Console
 
 from spotkit.chaos import guard, methods, probes, workload
 from spotkit.chaos import state as statelib
-from spotkit.chaos.config import ExperimentConfig, OutputsSource, new_run_id, resolve_outputs
+from spotkit.chaos.config import OVERRIDES, ExperimentConfig, OutputsSource, new_run_id, resolve_outputs
 from spotkit.chaos.errors import ChaosUsageError, ExperimentFailed, ExperimentInterrupted
 from spotkit.chaos.journal import Journal
 from spotkit.chaos.report import write_report
@@ -172,7 +172,8 @@ class Runner:
         problems = guard.preflight(cfg, self.state_path)
         if problems and not cfg.dry_run:
             raise ChaosUsageError("; ".join(problems))  # before any AWS call
-        self.outputs = resolve_outputs(self._outputs_source, cfg.env)
+        self.outputs = resolve_outputs(self._outputs_source, cfg.env,
+                                       {k: getattr(cfg, k) for k in OVERRIDES})
         try:
             ce = probes.describe_compute_environment(self.client("batch"), self.outputs.compute_environment)
             scale = self._time_scale_of()
