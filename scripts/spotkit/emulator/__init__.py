@@ -6,8 +6,11 @@ hand: a moto server (https://docs.getmoto.org) on ``127.0.0.1:4566`` extended, i
 process, with the Batch-on-Spot behaviour moto lacks:
 
 * ``capacity``  -- managed compute environments get capacity that follows demand: a ``maintain``
-  Spot Fleet for a SPOT CE with BEST_FIT (or unset) allocation strategy, plain instances for an
-  EC2 CE; every instance registered as an ECS container instance of the CE's cluster.
+  Spot Fleet for a SPOT CE with BEST_FIT (or unset) allocation strategy, an EC2 Auto Scaling group
+  (Batch's ``Batch-lt`` launch template, MixedInstancesPolicy, health-check replacement) for every
+  other managed CE -- SPOT with BEST_FIT_PROGRESSIVE / SPOT_CAPACITY_OPTIMIZED /
+  SPOT_PRICE_CAPACITY_OPTIMIZED, and EC2 (on-demand) CEs; every instance registered as an ECS
+  container instance of the CE's cluster.
 * ``jobs``      -- the job state machine (SUBMITTED → PENDING → RUNNABLE → STARTING → RUNNING →
   SUCCEEDED/FAILED); jobs really run as local processes; host loss, timeouts, native retry.
 * ``events``    -- "Batch Job State Change" events on the default bus; rules delivered to Lambda

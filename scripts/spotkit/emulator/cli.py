@@ -156,8 +156,10 @@ def local_group():
     """The local AWS emulator (TEST STAGE): moto + spotkit's Batch-on-Spot data plane.
 
     Serves every AWS API the kit uses on http://127.0.0.1:<port> (region us-east-1, account
-    123456789012). Spot CEs get a Spot Fleet, jobs run as local processes, capacity cuts kill
-    them with AWS's host-termination reason, and job events reach Lambda and SQS targets.
+    123456789012). BEST_FIT Spot CEs get a Spot Fleet, every other managed CE an Auto Scaling group;
+    jobs run as local processes; a lost host (FIS Spot interruption, TerminateInstances, a Spot Fleet
+    capacity cut) ends their attempt with AWS's host-termination reason; AWS FIS experiments act
+    (their waits scaled by the FIS time factor); job events reach Lambda and SQS targets.
     """
 
 
