@@ -416,3 +416,21 @@ def test_emulator_submit_job_throttle_totals(tmp_path):
                 break
             time.sleep(0.2)
         assert (stats["accepted"], stats["throttled"]) == (outcomes.count("accepted"), outcomes.count("throttled"))
+
+
+def test_state_is_optional_when_creating_a_compute_environment_and_a_job_queue(aws, stack):
+    """CreateComputeEnvironment and CreateJobQueue take ``state`` as optional (API reference:
+    Required: No); plain moto stores no state for the CE and refuses the queue. Omitted, both are ENABLED."""
+    batch = aws["batch"]
+    ce = batch.describe_compute_environments(computeEnvironments=[stack["ce"]])["computeEnvironments"][0]
+    unmanaged = batch.create_compute_environment(computeEnvironmentName=_name("nostate"), type="UNMANAGED",
+                                                 serviceRole=ce["serviceRole"])["computeEnvironmentArn"]
+    queue = batch.create_job_queue(jobQueueName=_name("nostate"), priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": unmanaged}])["jobQueueArn"]
+    try:
+        assert batch.describe_compute_environments(computeEnvironments=[unmanaged])[
+            "computeEnvironments"][0]["state"] == "ENABLED"
+        assert batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]["state"] == "ENABLED"
+    finally:
+        batch.update_job_queue(jobQueue=queue, state="DISABLED")
+        batch.delete_job_queue(jobQueue=queue)

@@ -308,7 +308,7 @@ def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_
     function's resubmission of a Spot-lost job is denied (AccessDenied naming batch:SubmitJob and the
     job queue, in the emulator log) and nothing is resubmitted; with the statement back, the record's
     next delivery resubmits the job."""
-    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.chaos.probes import instance_of_job
     from spotkit.core import lineage
 
     run, env, home, clients = stage
@@ -345,8 +345,7 @@ def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_
     sqs.set_queue_attributes(QueueUrl=events_url, Attributes={"VisibilityTimeout": "5"})
     instance = instance_of_job(batch, ecs, batch.describe_jobs(jobs=[job])["jobs"][0],
                                [values["compute_environment_arn"]])
-    fleet = fleet_of_instance(ec2, instance)
-    ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet.fleet_request_id, TargetCapacity=0)
+    ec2.terminate_instances(InstanceIds=[instance])  # the Spot host goes; the CE's backend replaces it
 
     def successors():
         ids = [s["jobId"] for s in batch.list_jobs(jobQueue=queue, filters=[
@@ -368,7 +367,6 @@ def test_removing_submit_job_from_the_function_role_makes_its_resubmission_fail_
             iam_client.put_role_policy(RoleName=role_name, PolicyName=policy_name,
                                        PolicyDocument=json.dumps(original))
         sqs.set_queue_attributes(QueueUrl=events_url, Attributes={"VisibilityTimeout": visibility})
-        restore_capacity(ec2, fleet.fleet_request_id, fleet.target_capacity)
     assert lineage.read(new[0]["tags"], new[0]["jobId"]).previous_job_id == job
     batch.terminate_job(jobId=new[0]["jobId"], reason="test done")
 

@@ -53,7 +53,8 @@ def stage(tmp_path_factory):
     kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
               aws_access_key_id="testing", aws_secret_access_key="testing")
     clients = {name: boto3.client(name, **kw) for name in ("batch", "ec2", "ecs", "lambda", "sqs", "events",
-                                                          "cloudwatch")}
+                                                          "cloudwatch", "fis", "iam", "autoscaling",
+                                                          "cloudformation")}
     run("local", "up")
     try:
         run("package")
@@ -140,17 +141,35 @@ def test_a_second_plan_after_apply_has_no_changes(stage):
     assert "No changes" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-def test_chaos_spot_resubmits_through_the_lambda(stage):
+CHAOS = ("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
+
+
+def _fis_templates(clients) -> list:
+    return clients["fis"].list_experiment_templates()["experimentTemplates"]
+
+
+def test_chaos_spot_interrupts_through_fis_and_the_lambda_resubmits(stage):
+    """The default: an FIS Spot interruption (warning, then interruption after PT2M x the emulator's
+    time factor) on the Auto Scaling-backed Spot CE; the Lambda resubmits; the run-scoped FIS template
+    is deleted; JSON, JUnit and HTML reports written."""
     run, _, home, clients = stage
-    run("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
+    standing = {t["id"] for t in _fis_templates(clients)}
+    assert len(standing) == 2, "Terraform's spot-interruption and terminate-instance templates"
+    run(*CHAOS)
     report = _report(home)
-    assert report["passed"] is True
-    assert report["recovery"] == "resubmitted"
-    assert report["recovered_job_id"] != report["original_job_id"]
-    assert report["capacity_restored"] is True
-    assert report["instance_id"].startswith("i-") and report["fleet_request_id"].startswith("sfr-")
-    assert 0 <= report["seconds_to_failure"] <= report["seconds_to_recovery"] <= report["seconds_to_running"]
+    assert report["passed"] is True, report.get("failure_reason")
+    assert report["method"] == "fis-spot-interruption" and report["recovery"] == "resubmitted"
+    assert report["time_scale"] == 0.025  # `spotkit local up`'s FIS time factor, stated in the report
+    (job,) = report["jobs"]
+    assert job["passed"] and job["successors"] == 1 and job["recovered_job_id"] != job["job_id"]
+    assert job["failure_reason"] == f"Host EC2 (instance {job['instance_id']}) terminated."
+    kinds = [e["kind"] for e in report["events"] if e["subject"] == f"instance:{job['instance_id']}"]
+    assert kinds.index("warning") < kinds.index("interrupted"), kinds
+    assert 0 <= job["seconds_to_failure"] <= job["seconds_to_recovery"] <= job["seconds_to_running"]
+    assert {t["id"] for t in _fis_templates(clients)} == standing, "the run-scoped template is deleted"
     assert not (home / ".spotkit" / "chaos-state.json").exists()
+    for suffix in (".xml", ".html"):
+        assert (home / "reports" / f"chaos-latest{suffix}").stat().st_size > 0
     # The FAILED event went through the events queue and was consumed; nothing was dead-lettered.
     values = _values(run)
     assert _queue_depth(clients["sqs"], values["resubmit_events_queue_url"]) == 0
@@ -159,8 +178,7 @@ def test_chaos_spot_resubmits_through_the_lambda(stage):
 
 def test_chaos_spot_native_retry_is_a_new_attempt_of_the_same_job(stage):
     run, _, home, clients = stage
-    run("chaos", "spot", "--env", "local", "--native-retry", "--poll-interval", "0.5", "--timeout", "120",
-        "--probe-seconds", "300", "--keep-jobs")
+    run(*CHAOS, "--native-retry", "--keep-jobs")
     report = _report(home)
     assert report["passed"] is True and report["recovery"] == "native-retry"
     assert report["recovered_job_id"] == report["original_job_id"]
@@ -169,11 +187,96 @@ def test_chaos_spot_native_retry_is_a_new_attempt_of_the_same_job(stage):
     clients["batch"].terminate_job(jobId=job["jobId"], reason="test cleanup")
 
 
+def test_three_instance_blast_brings_every_job_and_array_child_back_exactly_once(stage):
+    """--instances 3 under 4 plain probe jobs and a 4-child array probe (1 vCPU each on 2-vCPU m5.large
+    hosts): every job on the three interrupted instances fails on host loss and comes back exactly
+    once, array children regrouped by the Lambda."""
+    run, _, home, _ = stage
+    run(*CHAOS, "--instances", "3", "--jobs", "4", "--array-size", "4", timeout=900)
+    report = _report(home)
+    assert report["passed"] is True, report.get("failure_reason")
+    assert len(report["targets"]) == 3
+    on_targets = {j for t in report["targets"] for j in t["jobs"]}
+    assert {j["job_id"] for j in report["jobs"]} == on_targets and len(on_targets) >= 5
+    assert any(j["array_index"] is not None for j in report["jobs"]), "array children were hit"
+    assert all(j["passed"] and j["successors"] == 1 for j in report["jobs"])
+
+
+def test_terminate_instance_method_is_proven_too(stage):
+    run, _, home, _ = stage
+    run(*CHAOS, "--method", "terminate-instance")
+    report = _report(home)
+    assert report["passed"] is True and report["method"] == "terminate-instance"
+    kinds = {e["kind"] for e in report["events"] if e["subject"].startswith("instance:")}
+    assert "interrupted" in kinds and "warning" not in kinds  # no notice: the blunt fallback
+
+
+def test_fleet_capacity_is_refused_on_the_auto_scaling_ce_and_proven_on_a_best_fit_one(stage):
+    """The source post's method only exists for BEST_FIT Spot CEs (a Spot Fleet): refused (exit 2,
+    nothing changed) on the environment's SPOT_CAPACITY_OPTIMIZED CE; proven on a BEST_FIT CE built
+    next to it, whose fleet capacity comes back."""
+    run, _, home, clients = stage
+    batch, ec2, iam = clients["batch"], clients["ec2"], clients["iam"]
+    refused = run(*CHAOS, "--method", "fleet-capacity", check=False)
+    assert refused.returncode == 2 and "BEST_FIT" in refused.stderr, refused.stderr[-2000:]
+    values = _values(run)
+    spot = batch.describe_compute_environments(computeEnvironments=[values["compute_environment_arn"]])[
+        "computeEnvironments"][0]
+    role = iam.create_role(RoleName="spotkit-test-fleet-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "spotfleet.amazonaws.com"}}]}))["Role"]
+    cr = {k: spot["computeResources"][k] for k in ("minvCpus", "maxvCpus", "instanceTypes", "subnets",
+                                                   "securityGroupIds", "instanceRole")}
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="spotkit-test-best-fit", type="MANAGED", serviceRole=spot["serviceRole"],
+        computeResources=dict(cr, type="SPOT", allocationStrategy="BEST_FIT", bidPercentage=100,
+                              spotIamFleetRole=role["Arn"]))["computeEnvironmentArn"]
+    queue = batch.create_job_queue(jobQueueName="spotkit-test-best-fit", priority=1,
+                                   computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])["jobQueueArn"]
+    try:
+        run(*CHAOS, "--method", "fleet-capacity", "--native-retry", "--compute-environment", ce,
+            "--job-queue", queue, "--job-definition", values["job_definition_arn"])
+        report = _report(home)
+        assert report["passed"] is True and report["method"] == "fleet-capacity"
+        assert report["fleet_request_id"].startswith("sfr-") and report["capacity_restored"] is True
+        cfg = ec2.describe_spot_fleet_requests(SpotFleetRequestIds=[report["fleet_request_id"]])[
+            "SpotFleetRequestConfigs"][0]["SpotFleetRequestConfig"]
+        assert cfg["TargetCapacity"] >= report["original_target_capacity"] > 0
+    finally:  # leave only what Terraform destroys
+        batch.update_job_queue(jobQueue=queue, state="DISABLED")
+        batch.delete_job_queue(jobQueue=queue)
+        batch.update_compute_environment(computeEnvironment=ce, state="DISABLED")
+        wait_for("the test queue gone", lambda: not batch.describe_job_queues(jobQueues=[queue])["jobQueues"])
+        batch.delete_compute_environment(computeEnvironment=ce)
+        iam.delete_role(RoleName="spotkit-test-fleet-role")
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(stage):
+    run, _, home, clients = stage
+    batch, values = clients["batch"], _values(run)
+    state_file, latest = home / ".spotkit" / "chaos-state.json", home / "reports" / "chaos-latest.json"
+
+    def jobs():
+        return sorted(s["jobId"] for st in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+                      for s in batch.list_jobs(jobQueue=values["job_queue_arn"], jobStatus=st)["jobSummaryList"])
+
+    before = (jobs(), {t["id"] for t in _fis_templates(clients)}, latest.read_bytes() if latest.exists() else b"")
+    proc = run(*CHAOS, "--dry-run", "--instances", "2", "--jobs", "2")
+    out = proc.stdout + proc.stderr
+    for word in ("nothing will be changed", "fis-spot-interruption", "rollbacks", "StopExperiment",
+                 "DeleteExperimentTemplate"):
+        assert word in out, out[-3000:]
+    after = (jobs(), {t["id"] for t in _fis_templates(clients)}, latest.read_bytes() if latest.exists() else b"")
+    assert after == before and not state_file.exists()
+
+
 def test_a_crashed_chaos_run_is_rolled_back_from_its_state_file(stage):
+    """SIGKILL once the FIS experiment has started (inside the interruption warning window): `spotkit
+    chaos rollback` stops the experiment, deletes the run's template and terminates the probe job."""
     run, env, home, clients = stage
     state_file = home / ".spotkit" / "chaos-state.json"
-    proc = subprocess.Popen([*SPOTKIT, "chaos", "spot", "--env", "local", "--poll-interval", "0.5",
-                             "--probe-seconds", "300"], env=env, stdout=subprocess.DEVNULL,
+    standing = {t["id"] for t in _fis_templates(clients)}
+    proc = subprocess.Popen([*SPOTKIT, *CHAOS[:-1], "900"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -181,20 +284,23 @@ def test_a_crashed_chaos_run_is_rolled_back_from_its_state_file(stage):
         while time.monotonic() < deadline:
             if state_file.exists():
                 state = json.loads(state_file.read_text())
-                if state.get("phase") == "capacity-cut":
+                if state.get("phase") == "fis-experiment-started":
                     break
             time.sleep(0.05)
-        assert state.get("phase") == "capacity-cut", f"never saw the cut: {state}"
+        assert state.get("phase") == "fis-experiment-started", f"never saw the experiment start: {state}"
         os.killpg(proc.pid, signal.SIGKILL)  # a crash: no finally, no signal handler runs
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    fleet_id = state["fleet_request_id"]
+    experiment = state["fis_experiment_id"]
+    probes = next(u["job_ids"] for u in state["undo"] if u["kind"] == "terminate-jobs")
     run("chaos", "rollback", "--env", "local")
-    cfg = clients["ec2"].describe_spot_fleet_requests(SpotFleetRequestIds=[fleet_id])[
-        "SpotFleetRequestConfigs"][0]["SpotFleetRequestConfig"]
-    assert cfg["TargetCapacity"] >= state["original_target_capacity"]
+    status = clients["fis"].get_experiment(id=experiment)["experiment"]["state"]["status"]
+    assert status in ("stopping", "stopped", "completed"), status
+    assert {t["id"] for t in _fis_templates(clients)} == standing
+    wait_for("the probe jobs ended (TerminateJob)", lambda: {
+        j["status"] for j in clients["batch"].describe_jobs(jobs=probes)["jobs"]} <= {"FAILED", "SUCCEEDED"})
     assert not state_file.exists()
     assert "nothing to roll back" in run("chaos", "rollback", "--env", "local").stderr
 
@@ -203,7 +309,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     """A capacity cut under a running array job: the parent is not resubmitted, the reclaimed
     children come back as one array job, and each new child reads its original index with
     ``python -m spotkit.runtime index``."""
-    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.chaos.probes import instance_of_job
     from spotkit.core import lineage
 
     run, _, _, clients = stage
@@ -226,26 +332,20 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
     running = wait_for("every child RUNNING",
                     lambda: (lambda js: js if all(j["status"] == "RUNNING" for j in js) else None)(described(children)))
     instances = {instance_of_job(batch, ecs, j, [values["compute_environment_arn"]]) for j in running}
-    fleets = {fleet_of_instance(ec2, i).fleet_request_id: fleet_of_instance(ec2, i).target_capacity
-              for i in instances}
-    for fleet_id in fleets:
-        ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet_id, TargetCapacity=0)
-    try:
-        failed = wait_for("every child FAILED on host loss", lambda: (lambda js: js if all(
-            j["status"] == "FAILED" for j in js) else None)(described(children)))
-        assert all(j["statusReason"].startswith("Host EC2 (instance i-") for j in failed)
+    # Spot reclaims every host of the array at once; the CE's Auto Scaling group replaces them
+    ec2.terminate_instances(InstanceIds=sorted(instances))
+    failed = wait_for("every child FAILED on host loss", lambda: (lambda js: js if all(
+        j["status"] == "FAILED" for j in js) else None)(described(children)))
+    assert all(j["statusReason"].startswith("Host EC2 (instance i-") for j in failed)
 
-        def successors():
-            ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
-                {"name": "JOB_NAME", "values": ["spotkit-array-reclaim"]}])["jobSummaryList"]]
-            jobs = [j for j in described(ids) if lineage.previous_job_id(j["tags"]) == parent]
-            covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
-            return jobs if covered >= size else None
+    def successors():
+        ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
+            {"name": "JOB_NAME", "values": ["spotkit-array-reclaim"]}])["jobSummaryList"]]
+        jobs = [j for j in described(ids) if lineage.previous_job_id(j["tags"]) == parent]
+        covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
+        return jobs if covered >= size else None
 
-        new_jobs = wait_for("the reclaimed children resubmitted", successors, timeout=120)
-    finally:
-        for fleet_id, capacity in fleets.items():
-            restore_capacity(ec2, fleet_id, capacity)
+    new_jobs = wait_for("the reclaimed children resubmitted", successors, timeout=120)
 
     assert len(new_jobs) < size, "children reclaimed together must be regrouped, not resubmitted one by one"
     for job in new_jobs:
@@ -268,7 +368,7 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
     function with its role's permissions: a job with 49 user tags and a timeout, running on revision N,
     whose revision is deregistered by a deploy (N+1 registered) and then loses its Spot host, comes
     back on N+1 with all 49 tags, its timeout, and the lineage tag recording the move."""
-    from spotkit.chaos.fleet import fleet_of_instance, instance_of_job, restore_capacity
+    from spotkit.chaos.probes import instance_of_job
     from spotkit.core import lineage
 
     run, _, _, clients = stage
@@ -289,8 +389,7 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
     batch.deregister_job_definition(jobDefinition=old["jobDefinitionArn"])
     instance = instance_of_job(batch, ecs, batch.describe_jobs(jobs=[job])["jobs"][0],
                                [values["compute_environment_arn"]])
-    fleet = fleet_of_instance(ec2, instance)
-    ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet.fleet_request_id, TargetCapacity=0)
+    ec2.terminate_instances(InstanceIds=[instance])  # the Spot host goes
     try:
         def successor():
             ids = [s["jobId"] for s in batch.list_jobs(jobQueue=values["job_queue_arn"], filters=[
@@ -300,7 +399,6 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
 
         new = wait_for("the job resubmitted on the latest ACTIVE revision", successor, timeout=120)
     finally:
-        restore_capacity(ec2, fleet.fleet_request_id, fleet.target_capacity)
         batch.deregister_job_definition(jobDefinition=new_arn)  # leave only what Terraform destroys
     assert batch.describe_jobs(jobs=[job])["jobs"][0]["statusReason"].startswith("Host EC2 (instance i-")
     assert new["jobDefinition"] == new_arn
@@ -333,3 +431,7 @@ def test_destroy_leaves_nothing_behind(stage):
             break
         time.sleep(0.5)
     assert running == [] and active == []
+    assert clients["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert _fis_templates(clients) == []
+    assert [st for st in clients["cloudformation"].describe_stacks()["Stacks"]
+            if st["StackStatus"] != "DELETE_COMPLETE"] == []

@@ -329,6 +329,7 @@ def test_chaos_fis_rejects_unsafe_inputs(terraform, tmp_path):
         """))
     assert proc.returncode == 1
     stderr = " ".join(proc.stderr.split())
-    for message in ("selection_mode must be COUNT(n) with n >= 1", "duration_before_interruption must be PT2M to PT15M",
-                    "opt_in_tag must hold exactly one", "stop_condition_alarm_arns must be at most 4 CloudWatch alarm ARNs"):
+    for message in ("selection_mode must be COUNT(n) with n >= 1",
+                    "duration_before_interruption must be PT2M to PT15M", "opt_in_tag must hold exactly one",
+                    "stop_condition_alarm_arns must be at most 4 CloudWatch alarm ARNs"):
         assert message in stderr, message

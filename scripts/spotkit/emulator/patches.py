@@ -21,8 +21,10 @@ Each hook says what moto does, what AWS does, and what the hook changes:
 * Batch Job State Change events (AWS: the ``detail`` is the JobDetail with ``tags`` replaced by
   ``{"resourceArn": <job ARN>}``, per the captured event in tests/fidelity/aws/) → :func:`event_detail`.
 * ``BatchBackend.create_compute_environment`` (moto: launches plain instances for
-  desired/min vCPUs at once) → launches nothing; capacity follows demand
-  (:mod:`spotkit.emulator.capacity`).
+  desired/min vCPUs at once; stores no state when ``state`` is omitted) → launches nothing; capacity
+  follows demand (:mod:`spotkit.emulator.capacity`); an omitted ``state`` is ENABLED.
+* ``BatchBackend.create_job_queue`` (moto: "state must be provided") → ``state`` is optional, as in
+  AWS's API reference, and ENABLED when omitted (the default is assumed, not verified).
 * ``SpotFleetRequest.terminate_instances`` (moto: forgets to lower fulfilled capacity, so a
   fleet cut to 0 never relaunches) → keeps fulfilled capacity true.
 * ``SpotFleetRequest.spot_fleet_request_config`` (moto: no ``Type``) → reports the request type
@@ -448,6 +450,8 @@ def install() -> None:
 
     def create_compute_environment(self, compute_environment_name, _type, state, compute_resources,
                                    service_role, tags=None):
+        # `state` is optional in CreateComputeEnvironment (API reference: Required: No); moto stores None
+        state = state or "ENABLED"
         shadow = dict(compute_resources) if compute_resources else compute_resources
         if shadow and _type == "MANAGED":
             shadow["desiredvCpus"] = 0  # capacity follows demand: see spotkit.emulator.capacity
@@ -456,6 +460,16 @@ def install() -> None:
         return ce
 
     batch_models.BatchBackend.create_compute_environment = create_compute_environment
+
+    original_create_queue = batch_models.BatchBackend.create_job_queue
+
+    def create_job_queue(self, queue_name, priority, schedule_policy, state, compute_env_order, tags=None):
+        # `state` is optional in CreateJobQueue (API reference: Required: No; the AWS CLI's --state is
+        # optional); moto refuses a missing one with "state must be provided"
+        return original_create_queue(self, queue_name, priority, schedule_policy, state or "ENABLED",
+                                     compute_env_order, tags)
+
+    batch_models.BatchBackend.create_job_queue = create_job_queue
 
     original_update_ce = batch_models.BatchBackend.update_compute_environment
 
