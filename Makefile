@@ -51,12 +51,12 @@ destroy: setup $(if $(filter local,$(ENV)),local-up) ## terraform destroy for EN
 outputs: setup ## terraform output -json for ENV
 	@$(SPOTKIT) tf outputs --env $(ENV)
 
-chaos-spot: $(if $(filter local,$(ENV)),apply,setup) ## Cut Spot capacity under a running job and prove it comes back
+chaos-spot: $(if $(filter local,$(ENV)),apply,setup) ## Interrupt Spot instances under running jobs (FIS by default), prove every job comes back once (options: spotkit chaos spot --help)
 	@$(SPOTKIT) chaos spot --env $(ENV) $(CHAOS_ARGS)
-	@$(if $(filter local,$(ENV)),echo "The emulator is still up (report: reports/chaos-latest.json). \
+	@$(if $(filter local,$(ENV)),echo "The emulator is still up (reports: reports/chaos-latest.{json,xml,html}). \
 	make outputs | destroy | local-down when you are done.")
 
-chaos-rollback: setup ## Restore Spot Fleet capacity from an interrupted chaos run
+chaos-rollback: setup ## Undo an interrupted chaos run from its state file (stop FIS, delete its template, restore capacity, end probe jobs)
 	@$(SPOTKIT) chaos rollback
 
 bench: setup package ## Benchmarks on a bench emulator of their own (table + reports/bench-latest.json)
