@@ -206,7 +206,8 @@ def test_spot_ce_gets_a_maintain_fleet_and_host_loss_is_retried_natively(aws, ne
     instance = instance_of(aws, job)
     tags = {t["Key"]: t["Value"] for t in aws["ec2"].describe_instances(InstanceIds=[instance])[
         "Reservations"][0]["Instances"][0]["Tags"]}
-    assert tags["team"] == "data" and tags["AWSBatchServiceTag"] == stack["ce_name"]
+    # AWS tags Batch's instances AWSBatchServiceTag=batch, the same for every CE (docs/emulator.md)
+    assert tags["team"] == "data" and tags["AWSBatchServiceTag"] == "batch"
     fleet_id = tags["aws:ec2spot:fleet-request-id"]
     fleet = aws["ec2"].describe_spot_fleet_requests(SpotFleetRequestIds=[fleet_id])["SpotFleetRequestConfigs"][0]
     assert fleet["SpotFleetRequestConfig"]["Type"] == "maintain"
@@ -409,8 +410,10 @@ def test_disabled_ce_lets_running_jobs_finish_and_does_not_scale_out(aws, networ
     assert len(job["attempts"]) == 1 and instance_of(aws, job) == instance
     time.sleep(1.0)  # several scale delays
     assert aws["batch"].describe_jobs(jobs=[waiting["jobId"]])["jobs"][0]["status"] == "RUNNABLE"
+    fleet_id = {t["Key"]: t["Value"] for t in aws["ec2"].describe_instances(InstanceIds=[instance])[
+        "Reservations"][0]["Instances"][0]["Tags"]}["aws:ec2spot:fleet-request-id"]
     instances = [i["InstanceId"] for r in aws["ec2"].describe_instances(Filters=[
-        {"Name": "tag:AWSBatchServiceTag", "Values": [stack["ce_name"]]},
+        {"Name": "tag:aws:ec2spot:fleet-request-id", "Values": [fleet_id]},
         {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"] for i in r["Instances"]]
     assert set(instances) <= {instance}  # no scale-out while DISABLED
     aws["batch"].update_compute_environment(computeEnvironment=stack["ce"], state="ENABLED")

@@ -107,7 +107,7 @@ def live_in_group(aws, ce_name):
     return [i["InstanceId"] for i in (g or {}).get("Instances", [])]
 
 
-def test_spot_capacity_optimized_ce_gets_an_auto_scaling_group_with_spot_instances(aws, network):
+def test_spot_capacity_optimized_ce_gets_an_auto_scaling_group_with_spot_instances(aws, network, emulator):
     stack = make_stack(aws, network)
     job_id = submit(aws, stack)
     running = wait_for("RUNNING", lambda: (d := job(aws, job_id))["status"] == "RUNNING" and d, timeout=30)
@@ -121,7 +121,7 @@ def test_spot_capacity_optimized_ce_gets_an_auto_scaling_group_with_spot_instanc
     assert group["VPCZoneIdentifier"] == network["subnet"]
     asg_tags = {t["Key"]: (t["Value"], t["PropagateAtLaunch"]) for t in group["Tags"]}
     assert asg_tags == {"team": ("data", True), "cost-center": ("42", True),
-                        "AWSBatchServiceTag": (stack["ce_name"], True)}
+                        "AWSBatchServiceTag": ("batch", True)}  # "batch" for every CE, as on AWS
     spec = group["MixedInstancesPolicy"]["LaunchTemplate"]["LaunchTemplateSpecification"]
     assert spec["LaunchTemplateName"].startswith("Batch-lt-")
     assert group["MixedInstancesPolicy"]["InstancesDistribution"]["OnDemandPercentageAboveBaseCapacity"] == 0
@@ -129,7 +129,7 @@ def test_spot_capacity_optimized_ce_gets_an_auto_scaling_group_with_spot_instanc
 
     template = aws["ec2"].describe_launch_templates(LaunchTemplateNames=[spec["LaunchTemplateName"]])[
         "LaunchTemplates"][0]
-    assert {t["Key"]: t["Value"] for t in template["Tags"]} == {"AWSBatchServiceTag": stack["ce_name"]}
+    assert {t["Key"]: t["Value"] for t in template["Tags"]} == {"AWSBatchServiceTag": "batch"}
     data = aws["ec2"].describe_launch_template_versions(LaunchTemplateName=spec["LaunchTemplateName"])[
         "LaunchTemplateVersions"][0]["LaunchTemplateData"]
     assert data["InstanceType"] == "m5.large" and data["SecurityGroupIds"] == [network["sg"]]
@@ -138,11 +138,17 @@ def test_spot_capacity_optimized_ce_gets_an_auto_scaling_group_with_spot_instanc
     inst = described(aws, instance_id)
     tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
     assert tags["team"] == "data" and tags["cost-center"] == "42"
-    assert tags["AWSBatchServiceTag"] == stack["ce_name"]
+    assert tags["AWSBatchServiceTag"] == "batch"
     assert tags["aws:autoscaling:groupName"] == group["AutoScalingGroupName"]
     assert "aws:ec2spot:fleet-request-id" not in tags
     assert inst["InstanceLifecycle"] == "spot"
     assert inst["InstanceType"] == "m5.large" and inst["SubnetId"] == network["subnet"]
+
+    from spotkit.emulator.cli import holdings
+
+    lines = holdings(emulator.endpoint)  # what `spotkit local status` prints
+    assert "auto scaling groups: 0" not in lines[0]
+    assert f"auto scaling group {group['AutoScalingGroupName']}: desired 1, instances 1" in lines
 
     fleets = aws["ec2"].describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
     assert not [f for f in fleets if any(t.get("Value") == stack["ce_name"] for t in f.get("Tags", []))]

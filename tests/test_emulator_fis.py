@@ -8,6 +8,7 @@ overlap. Events are observed as a user would: an EventBridge rule with an SQS ta
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -22,6 +23,9 @@ SERVICES = ("fis", "ec2", "iam", "events", "sqs", "cloudwatch", "cloudformation"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ec2:SendSpotInstanceInterruptions", "ec2:TerminateInstances",
                                    "ec2:DescribeInstances"], "Resource": "*"}]}
+#: AWS's id shapes (captured answers, docs/emulator.md "FIS"): EXT + 14, EXP + 15 letters and digits.
+TEMPLATE_ID = re.compile(r"^EXT[A-Za-z0-9]{14}$")
+EXPERIMENT_ID = re.compile(r"^EXP[A-Za-z0-9]{15}$")
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "fis.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
@@ -316,6 +320,7 @@ def test_stop_condition_alarm_stops_the_experiment_and_cancels_the_interruption(
 
 
 def test_stop_experiment_goes_stopping_then_stopped_and_cancels_pending_interruptions(aws, role):
+    # cancelling an interruption whose warning was sent is ASSUMED, not verified (docs/emulator.md)
     value = _name("stop")
     (instance,) = _instances(aws, 1, {"chaos": value})
     eid = _start(aws, _spot_template(role, {"resourceTags": {"chaos": value}}))
@@ -327,6 +332,38 @@ def test_stop_experiment_goes_stopping_then_stopped_and_cancels_pending_interrup
     time.sleep(120 * FIS_TIME_SCALE + 0.5)
     assert _state(aws, instance)["State"]["Name"] == "running"
     assert aws["fis"].stop_experiment(id=eid)["experiment"]["state"]["status"] == "stopped"
+
+
+def test_template_and_experiment_ids_are_aws_shaped(aws, role):
+    value = _name("ids")
+    _instances(aws, 1, {"chaos": value})
+    token = str(uuid.uuid4())
+    created = aws["fis"].create_experiment_template(
+        clientToken=token, tags={"Name": value},
+        **_spot_template(role, {"resourceTags": {"chaos": value}}, duration="PT15M"))["experimentTemplate"]
+    tid = created["id"]
+    assert TEMPLATE_ID.match(tid), tid
+    assert created["arn"].endswith(f":experiment-template/{tid}")
+    assert aws["fis"].list_tags_for_resource(resourceArn=created["arn"])["tags"] == {"Name": value}
+    again = aws["fis"].create_experiment_template(clientToken=token,
+                                                  **_spot_template(role, {"resourceTags": {"chaos": value}}))
+    assert again["experimentTemplate"]["id"] == tid  # same client token, same template
+    assert tid in {t["id"] for t in aws["fis"].list_experiment_templates()["experimentTemplates"]}
+
+    started = aws["fis"].start_experiment(experimentTemplateId=tid, tags={"run": value})["experiment"]
+    eid = started["id"]
+    assert EXPERIMENT_ID.match(eid), eid
+    assert started["experimentTemplateId"] == tid and started["arn"].endswith(f":experiment/{eid}")
+    assert _experiment(aws, eid)["id"] == eid
+    assert eid in {e["id"] for e in aws["fis"].list_experiments()["experiments"]}
+
+    from spotkit.emulator.cli import holdings
+
+    _wait_status(aws, eid, "running", timeout=5)
+    assert f"FIS experiment {eid}: template {tid}, state running" in holdings(aws["fis"].meta.endpoint_url)
+    aws["fis"].stop_experiment(id=eid)
+    _wait_status(aws, eid, "stopped", timeout=5)
+    assert not any(eid in line for line in holdings(aws["fis"].meta.endpoint_url))  # finished: not listed
 
 
 # ------------------------------------------------------------------------------------ IAM
@@ -388,7 +425,7 @@ def test_cloudformation_creates_updates_and_deletes_an_experiment_template(aws, 
     cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
     outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
     tid = outputs["TemplateId"]
-    assert outputs["TemplateIdAttr"] == tid
+    assert outputs["TemplateIdAttr"] == tid and TEMPLATE_ID.match(tid), tid
     got = aws["fis"].get_experiment_template(id=tid)["experimentTemplate"]
     assert got["description"] == "from CloudFormation" and got["roleArn"] == role
     assert got["targets"]["SpotTargets"] == {"resourceType": "aws:ec2:spot-instance",

@@ -38,7 +38,7 @@ from spotkit.aws import JOB_STATUSES
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-SERVICES = ("batch", "ec2", "iam", "sqs", "lambda", "events", "dynamodb", "kms", "sns")
+SERVICES = ("batch", "ec2", "ecs", "iam", "sqs", "lambda", "events", "dynamodb", "kms", "sns")
 #: Batch job statuses, in life-cycle order (ListJobs takes one at a time).
 HOST_LOST_PREFIX = "Host EC2 (instance "
 
@@ -223,10 +223,38 @@ def make_batch_stack(stage: Stage, name: str, *, instance_type: str, hosts: int,
 
 
 def fleet_of(stage: Stage, ce_name: str) -> Optional[dict]:
-    """The Spot Fleet request serving compute environment ``ce_name`` (tag AWSBatchServiceTag)."""
-    for cfg in stage.ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]:
-        tags = {t["Key"]: t["Value"] for t in cfg.get("Tags") or []}
-        if tags.get("AWSBatchServiceTag") == ce_name and cfg.get("SpotFleetRequestState") == "active":
+    """The active Spot Fleet request serving compute environment ``ce_name``, found through the CE's
+    instances as it would be on AWS (where ``AWSBatchServiceTag`` is ``batch`` for every CE and names
+    none): the CE's ECS cluster → its container instances' ``ec2InstanceId`` → the instances' tag
+    ``aws:ec2spot:fleet-request-id`` (set by Spot Fleet), else the active fleet whose
+    DescribeSpotFleetInstances lists one of them. ``None`` while the CE has no instance.
+    """
+    ces = stage.batch.describe_compute_environments(computeEnvironments=[ce_name])["computeEnvironments"]
+    cluster = ces[0].get("ecsClusterArn") if ces else None
+    if not cluster:
+        return None
+    arns = stage.ecs.list_container_instances(cluster=cluster).get("containerInstanceArns") or []
+    if not arns:
+        return None
+    described = stage.ecs.describe_container_instances(cluster=cluster, containerInstances=arns)
+    instance_ids = {c["ec2InstanceId"] for c in described.get("containerInstances") or [] if c.get("ec2InstanceId")}
+    if not instance_ids:
+        return None
+    fleet_ids = set()
+    for reservation in stage.ec2.describe_instances(InstanceIds=sorted(instance_ids))["Reservations"]:
+        for inst in reservation["Instances"]:
+            tags = {t["Key"]: t["Value"] for t in inst.get("Tags") or []}
+            if tags.get("aws:ec2spot:fleet-request-id"):
+                fleet_ids.add(tags["aws:ec2spot:fleet-request-id"])
+    configs = stage.ec2.describe_spot_fleet_requests(
+        **({"SpotFleetRequestIds": sorted(fleet_ids)} if fleet_ids else {}))["SpotFleetRequestConfigs"]
+    for cfg in configs:
+        if cfg.get("SpotFleetRequestState") != "active":
+            continue
+        if cfg["SpotFleetRequestId"] in fleet_ids:
+            return cfg
+        active = stage.ec2.describe_spot_fleet_instances(SpotFleetRequestId=cfg["SpotFleetRequestId"])
+        if instance_ids & {i["InstanceId"] for i in active.get("ActiveInstances") or []}:
             return cfg
     return None
 

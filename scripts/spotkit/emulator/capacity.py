@@ -24,11 +24,11 @@ Amazon EC2 Auto Scaling User Guide, "Health checks for instances in an Auto Scal
   instances, which AWS Spot marks with an interruption notice. An Auto Scaling group replaces an
   instance that stopped running (EC2 health check) to keep its desired capacity; Batch scales in
   only idle instances (here: TerminateInstanceInAutoScalingGroup with a decrement).
-* Instances carry the CE's ``computeResources.tags`` and a tag naming the CE
-  (``AWSBatchServiceTag``); Spot Fleet instances also carry ``aws:ec2spot:fleet-request-id``, Auto
-  Scaling instances ``aws:autoscaling:groupName``. Spot instances of either backend report
-  ``InstanceLifecycle`` ``spot``. Each instance joins the CE's ECS cluster as a container instance
-  (``ec2InstanceId``).
+* Instances carry the CE's ``computeResources.tags`` and ``AWSBatchServiceTag`` = ``batch`` (the same
+  value for every CE: it marks Batch's capacity, it does not name the CE); Spot Fleet instances also
+  carry ``aws:ec2spot:fleet-request-id``, Auto Scaling instances ``aws:autoscaling:groupName``. Spot
+  instances of either backend report ``InstanceLifecycle`` ``spot``. Each instance joins the CE's ECS
+  cluster as a container instance (``ec2InstanceId``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ log = logging.getLogger("spotkit.emulator.capacity")
 DEFAULT_IMAGE = "ami-12c6146b"
 #: What "optimal" (and family names) resolve to in the emulator.
 OPTIMAL_TYPE = "m5.large"
-CE_NAME_TAG = "AWSBatchServiceTag"
+#: The tag Batch puts on what it launches for a managed CE. Its value is the constant ``batch``, not
+#: the CE's name (public scripts and a CloudTrail checker match ``AWSBatchServiceTag`` = ``batch``;
+#: docs/emulator.md, "Auto Scaling groups"), so it cannot tell two CEs apart.
+BATCH_SERVICE_TAG, BATCH_SERVICE_TAG_VALUE = "AWSBatchServiceTag", "batch"
 FLEET_TAG = "aws:ec2spot:fleet-request-id"
 ASG_TAG = "aws:autoscaling:groupName"  # added by Auto Scaling itself (moto: ASG_NAME_TAG)
 #: The Batch service-linked role; with it Batch may only touch groups named ``AWSBatch*``
@@ -172,7 +175,7 @@ class Capacity:
 
     def _tags(self, ce) -> dict:
         tags = dict((ce.compute_resources or {}).get("tags") or {})
-        tags[CE_NAME_TAG] = ce.name
+        tags[BATCH_SERVICE_TAG] = BATCH_SERVICE_TAG_VALUE
         return tags
 
     def hosts_of(self, ce_arn: str) -> List[Host]:
@@ -249,7 +252,7 @@ class Capacity:
             spot_price=None, target_capacity=0, iam_fleet_role=cr.get("spotIamFleetRole", ""),
             allocation_strategy="lowestPrice", launch_specs=specs,
             tag_specifications=[{"ResourceType": "spot-fleet-request",
-                                 "Tags": [{"Key": CE_NAME_TAG, "Value": ce.name}]}])
+                                 "Tags": [{"Key": BATCH_SERVICE_TAG, "Value": BATCH_SERVICE_TAG_VALUE}]}])
         fleet.__dict__["fleet_type"] = "maintain"
         self.fleets[ce.arn] = fleet.id
         log.info("spot fleet %s (maintain, role %s) created for %s", fleet.id, fleet.iam_fleet_role, ce.name)
@@ -297,7 +300,7 @@ class Capacity:
 
     def _create_launch_template(self, ce, itype: str) -> str:
         """The launch template Batch makes for a CE's group: ``Batch-lt-<uuid>``, tagged
-        ``AWSBatchServiceTag``; image, type, security groups, instance profile, key pair of the CE and
+        ``AWSBatchServiceTag`` = ``batch``; image, type, security groups, instance profile, key pair of the CE and
         user data joining the CE's ECS cluster."""
         cr = ce.compute_resources or {}
         data: Dict[str, Any] = {"ImageId": cr.get("imageId") or DEFAULT_IMAGE, "InstanceType": itype,
@@ -310,7 +313,8 @@ class Capacity:
         if cr.get("ec2KeyPair"):
             data["KeyName"] = cr["ec2KeyPair"]
         name = f"Batch-lt-{self._version3_uuid()}"
-        self.ec2.create_launch_template(name, "", data, {"launch-template": {CE_NAME_TAG: ce.name}})
+        self.ec2.create_launch_template(name, "", data,
+                                        {"launch-template": {BATCH_SERVICE_TAG: BATCH_SERVICE_TAG_VALUE}})
         return name
 
     def _ensure_group(self, ce, itype: str, per: float):

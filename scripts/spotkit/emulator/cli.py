@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import click
 
@@ -194,22 +194,47 @@ def status_cmd(port):
     if not pid or not _responds(port):
         click.echo(f"down (port {port})")
         sys.exit(1)
-    import boto3
-
-    kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-              aws_access_key_id="testing", aws_secret_access_key="testing")
-    batch, ec2 = boto3.client("batch", **kw), boto3.client("ec2", **kw)
-    ces = batch.describe_compute_environments()["computeEnvironments"]
-    queues = batch.describe_job_queues()["jobQueues"]
-    fleets = ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
     click.echo(f"up at http://127.0.0.1:{port} (pid {pid}); log {run_dir(port) / 'emulator.log'}")
     from spotkit.emulator import info
 
     details = info(f"http://127.0.0.1:{port}") or {}
     click.echo(f"  FIS time factor: {details.get('fis_time_scale', 'unknown')}, time scale: "
                f"{details.get('time_scale', 'unknown')}, IAM: {details.get('iam', 'unknown')}")
-    click.echo(f"  compute environments: {len(ces)}, job queues: {len(queues)}, spot fleets: {len(fleets)}")
+    for line in holdings(f"http://127.0.0.1:{port}"):
+        click.echo(f"  {line}")
+
+
+#: FIS experiment states that are not finished (FIS API Reference, ExperimentState).
+UNFINISHED_EXPERIMENT = ("pending", "initiating", "running", "stopping")
+
+
+def holdings(endpoint: str) -> List[str]:
+    """What the emulator at ``endpoint`` holds, one line each (``spotkit local status``): counts, then
+    every Spot Fleet request (target/fulfilled capacity, state), every Auto Scaling group (desired
+    capacity, instances) and every FIS experiment not finished (id, template, state)."""
+    import boto3
+
+    kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    batch, ec2 = boto3.client("batch", **kw), boto3.client("ec2", **kw)
+    autoscaling, fis = boto3.client("autoscaling", **kw), boto3.client("fis", **kw)
+    ces = batch.describe_compute_environments()["computeEnvironments"]
+    queues = batch.describe_job_queues()["jobQueues"]
+    fleets = ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
+    groups = [g for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate()
+              for g in page["AutoScalingGroups"]]
+    experiments = [e for page in fis.get_paginator("list_experiments").paginate() for e in page["experiments"]
+                   if (e.get("state") or {}).get("status") in UNFINISHED_EXPERIMENT]
+    lines = [f"compute environments: {len(ces)}, job queues: {len(queues)}, spot fleets: {len(fleets)}, "
+             f"auto scaling groups: {len(groups)}, FIS experiments running: {len(experiments)}"]
     for f in fleets:
         cfg = f["SpotFleetRequestConfig"]
-        click.echo(f"  {f['SpotFleetRequestId']}: target capacity {cfg['TargetCapacity']}, "
-                   f"fulfilled {cfg.get('FulfilledCapacity')}, state {f.get('SpotFleetRequestState')}")
+        lines.append(f"spot fleet {f['SpotFleetRequestId']}: target capacity {cfg['TargetCapacity']}, "
+                     f"fulfilled {cfg.get('FulfilledCapacity')}, state {f.get('SpotFleetRequestState')}")
+    for g in groups:
+        lines.append(f"auto scaling group {g['AutoScalingGroupName']}: desired {g['DesiredCapacity']}, "
+                     f"instances {len(g.get('Instances') or [])}")
+    for e in experiments:
+        lines.append(f"FIS experiment {e['id']}: template {e.get('experimentTemplateId')}, "
+                     f"state {e['state']['status']}")
+    return lines

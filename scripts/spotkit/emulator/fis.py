@@ -29,6 +29,13 @@ Reference: StateReason):
   Instance Interruption Warning" two minutes before the interruption, the interruption after
   ``durationBeforeInterruption`` (AWS's Spot workshop, awslabs/ec2-spot-workshops, content on FIS).
   An interrupted instance ends ``terminated`` with state reason ``Server.SpotInstanceTermination``.
+* Template ids are ``EXT`` + 14 letters/digits, experiment ids ``EXP`` + 15 (captured answers).
+
+Assumed, not verified (docs/emulator.md, "Assumed, not verified (FIS)"): StopExperiment **cancels the
+interruptions not yet done** of a running ``send-spot-instance-interruptions`` action (instances already
+interrupted stay gone). No AWS page says what happens to an instance whose interruption warning was
+already sent when the experiment stops; the FIS User Guide ("Stop an experiment") says only that the
+experiment stops and cannot be resumed. The emulator cancels; AWS may still interrupt.
 
 What the emulator does: :func:`install` hooks moto's FIS responses (validation, experiment state as a
 plain attribute, resolved targets, per-experiment reasons) and teaches moto's CloudFormation the
@@ -45,6 +52,8 @@ import logging
 import math
 import random
 import re
+import secrets
+import string
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +78,11 @@ SPOT_TERMINATION_REASON = ("Server.SpotInstanceTermination",
 ALARM_ARN = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")
 SELECTION = re.compile(r"^(ALL|COUNT\((\d+)\)|PERCENT\((\d+)\))$")
 DURATION = re.compile(r"^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
+#: AWS's id shapes: ``EXT`` + 14 and ``EXP`` + 15 letters and digits, as in captured CreateExperimentTemplate,
+#: StartExperiment and StopExperiment answers (docs/emulator.md, "FIS"); moto makes 32 hex digits.
+TEMPLATE_ID = ("EXT", 14)
+EXPERIMENT_ID = ("EXP", 15)
+_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True)
@@ -445,7 +459,10 @@ class FisEngine:
             self._action(exp, name, "completed", "Action completed")
 
     def _stop(self, exp, reason: str) -> None:
-        """Cancel what has not happened yet (interruptions pending); what happened stays."""
+        """Cancel what has not happened yet (interruptions pending); what happened stays.
+
+        Assumed, not verified: that AWS, too, cancels an interruption whose warning was already sent
+        (see the module docstring)."""
         run = self.runs.get(exp.id)
         for name, action in exp.actions.items():
             state = (action.get("state") or {}).get("status", "pending")
@@ -547,15 +564,74 @@ class FisEngine:
 _installed = False
 
 
+def new_id(kind: tuple) -> str:
+    """An AWS-shaped FIS id: ``kind`` is :data:`TEMPLATE_ID` or :data:`EXPERIMENT_ID`."""
+    prefix, length = kind
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+class _IdKind(threading.local):
+    kind: Optional[tuple] = None
+
+
+_ID_KIND = _IdKind()
+
+
+class _Uuid:
+    """What moto's FIS models get from ``mock_random.uuid4()``: ``.hex`` (moto's template and experiment
+    id) is an AWS-shaped id of the kind the calling backend method set; ``str()`` (client tokens) and every
+    other attribute are the real uuid's."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __str__(self) -> str:
+        return str(self._real)
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    @property
+    def hex(self) -> str:
+        return new_id(_ID_KIND.kind) if _ID_KIND.kind else self._real.hex
+
+
+class _FisRandom:
+    """Stands in for ``mock_random`` in ``moto.fis.models`` only."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def uuid4(self):
+        return _Uuid(self._real.uuid4())
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+
+def _with_id_kind(method: Callable, kind: tuple) -> Callable:
+    def wrapper(*args, **kwargs):
+        with LOCK:
+            previous, _ID_KIND.kind = _ID_KIND.kind, kind
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _ID_KIND.kind = previous
+
+    wrapper.__wrapped__ = method
+    return wrapper
+
+
 def _template_from_params(get: Callable[[str], Any]) -> dict:
     return {k: get(k) for k in ("roleArn", "actions", "targets", "stopConditions", "experimentOptions")}
 
 
 def install() -> None:
-    """Hook moto's FIS (idempotent): validation of Create/UpdateExperimentTemplate, experiment state
-    as a plain attribute moved only by :class:`FisEngine`, the emulator's reasons and resolved
-    targets in every answer, StopExperiment under :data:`LOCK`, and the CloudFormation resource
-    ``AWS::FIS::ExperimentTemplate`` (:class:`CfnExperimentTemplate`)."""
+    """Hook moto's FIS (idempotent): AWS-shaped ids (``EXT…``, ``EXP…``), validation of
+    Create/UpdateExperimentTemplate, experiment state as a plain attribute moved only by
+    :class:`FisEngine`, the emulator's reasons and resolved targets in every answer, StopExperiment
+    under :data:`LOCK`, and the CloudFormation resource ``AWS::FIS::ExperimentTemplate``
+    (:class:`CfnExperimentTemplate`)."""
     global _installed
     with LOCK:
         if _installed:
@@ -645,7 +721,11 @@ def install() -> None:
                     action.pop("startTime", None)
             return out
 
-    fis_models.FISBackend.start_experiment = start_experiment
+    fis_models.FISBackend.start_experiment = _with_id_kind(start_experiment, EXPERIMENT_ID)
+    fis_models.FISBackend.create_experiment_template = _with_id_kind(
+        fis_models.FISBackend.create_experiment_template, TEMPLATE_ID)
+    if not isinstance(fis_models.mock_random, _FisRandom):
+        fis_models.mock_random = _FisRandom(fis_models.mock_random)
     _install_cloudformation()
 
 
