@@ -150,6 +150,7 @@ class DataPlane:
         self.fis = fis_backends[ACCOUNT][REGION]
         self.resubmitted, self.registered, self.on_step, self.placed = [], {}, None, 0
         self.fis_seen, self.replacements = [], []
+        self.fis_delay, self.fis_waited = 0, {}  # steps a FIS experiment waits before interrupting
         self.hosts()
 
     def hosts(self):
@@ -190,6 +191,9 @@ class DataPlane:
         """A running FIS experiment interrupts its resolved targets (resourceArns) on the next step."""
         for exp in self.fis.experiments.values():
             if exp.id in self.fis_seen or exp.status in ("stopping", "stopped"):
+                continue
+            self.fis_waited[exp.id] = self.fis_waited.get(exp.id, 0) + 1
+            if self.fis_waited[exp.id] <= self.fis_delay:
                 continue
             self.fis_seen.append(exp.id)
             ids = [arn.rsplit("/", 1)[1] for t in exp.targets.values() for arn in t.get("resourceArns") or []]
@@ -740,3 +744,235 @@ def test_guard_preflight_sentences():
     cfg = ExperimentConfig(instances=2, percent=10, timeout=0)
     problems = guard.preflight(cfg, statelib.default_state_path().with_name("none.json"))
     assert any("--instances or --percent" in p for p in problems) and any("positive" in p for p in problems)
+
+
+# ---------------------------------------------------------------------------- review fixes
+
+
+def _throttled(operation):
+    """A client factory whose Batch ``operation`` answers TooManyRequestsException."""
+    from botocore.exceptions import ClientError
+
+    def factory(service):
+        c = client(service)
+        if service == "batch":
+            def boom(**kw):
+                raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"}},
+                                  operation)
+            c.meta.events.register(f"before-call.batch.{operation}", boom)
+        return c
+
+    return factory
+
+
+def test_a_failed_job_name_lookup_keeps_the_terminate_jobs_entry_open(stack, dirs):
+    """The run died inside SubmitJob: no job id was written, only names. A throttled ListJobs must
+    not be taken for "no probe job was still active"."""
+    run_id = "chaos-20261126T000000Z-aaaaaa"
+    name = f"spotkit-chaos-probe-{run_id}"
+    probe = client("batch").submit_job(jobName=name, jobQueue=stack["queue"], jobDefinition=stack["jd"])["jobId"]
+    writer = statelib.StateWriter(statelib.ChaosState(run_id, "local", "fis-spot-interruption"), dirs["state_path"])
+    writer.add_undo("terminate-jobs", job_ids=[], job_queue=stack["queue"], job_names=[name])
+    result = rollback(state_path=dirs["state_path"], client_factory=_throttled("ListJobs"))
+    assert result["status"] == "failed", result
+    (res,) = result["results"]
+    assert res["ok"] is False and "TooManyRequestsException" in res["detail"]
+    assert dirs["state_path"].exists() and statelib.read_state(dirs["state_path"]).open_entries()
+    assert job(probe)["status"] != "FAILED"
+    # once the lookup works again the rollback finishes
+    result = rollback(state_path=dirs["state_path"], client_factory=client)
+    assert result["status"] == "rolled-back" and result["jobs_terminated"] == [probe]
+
+
+def test_rollback_finds_resubmissions_in_the_fallback_queue(stack, dirs):
+    batch = client("batch")
+    fallback = batch.create_job_queue(jobQueueName="spotkit-on-demand", state="ENABLED", priority=2,
+                                      computeEnvironmentOrder=[{"order": 1, "computeEnvironment": stack["ce"]}])[
+        "jobQueueArn"]
+    run_id = "chaos-20261126T000000Z-bbbbbb"
+    name = f"spotkit-chaos-probe-{run_id}"
+    moved = batch.submit_job(jobName=name, jobQueue=fallback, jobDefinition=stack["jd"])["jobId"]
+    writer = statelib.StateWriter(statelib.ChaosState(run_id, "local", "fis-spot-interruption"), dirs["state_path"])
+    writer.add_undo("terminate-jobs", job_ids=[], job_queue=stack["queue"], job_names=[name],
+                    fallback_job_queue=fallback)
+    result = rollback(state_path=dirs["state_path"], client_factory=client)
+    assert result["status"] == "rolled-back" and result["jobs_terminated"] == [moved]
+
+
+def test_the_runner_records_the_fallback_queue_in_its_terminate_jobs_entry(stack, dirs):
+    od = "arn:aws:batch:us-east-1:123456789012:job-queue/od"
+    outputs = {**stack["outputs"], "resubmit_fallback_job_queue_arn": od}
+    r = runner(stack, dirs, DataPlane(stack), outputs=outputs)
+    seen = []
+
+    def factory(service):
+        c = r.calls.factory(service)
+        if service == "fis":
+            c.meta.events.register("provide-client-params.fis.CreateExperimentTemplate",
+                                   lambda params, **kw: seen.append(statelib.read_state(dirs["state_path"])))
+        return c
+
+    r._client_factory = factory
+    r.run()
+    assert seen[0].undo[0]["fallback_job_queue"] == outputs["resubmit_fallback_job_queue_arn"]
+
+
+class _FakeFis:
+    def __init__(self, status, stop_error=None):
+        self.status, self.stop_error, self.stops = status, stop_error, 0
+
+    def get_experiment(self, id):  # noqa: A002
+        return {"experiment": {"id": id, "state": {"status": self.status}}}
+
+    def stop_experiment(self, id):  # noqa: A002
+        from botocore.exceptions import ClientError
+
+        self.stops += 1
+        if self.stop_error:
+            raise ClientError({"Error": {"Code": self.stop_error, "Message": "x"}}, "StopExperiment")
+        self.status = "stopping"
+        return {}
+
+
+@pytest.mark.parametrize("status", ["stopping", "stopped", "completed", "failed", "cancelled"])
+def test_stop_experiment_undo_is_idempotent_on_a_stopping_or_finished_experiment(status):
+    fis = _FakeFis(status, stop_error="ConflictException")
+    ok, detail = fis_method.stop_experiment({"experiment_id": "EXP1", "run_id": "r"}, lambda s: fis)
+    assert ok, detail
+    assert fis.stops == 0 and status in detail
+
+
+def test_stop_experiment_conflict_on_a_race_with_completion_is_done():
+    fis = _FakeFis("running", stop_error="ConflictException")
+
+    def stop(id):  # noqa: A002 - it completed between GetExperiment and StopExperiment
+        fis.status = "completed"
+        raise __import__("botocore").exceptions.ClientError(
+            {"Error": {"Code": "ConflictException", "Message": "x"}}, "StopExperiment")
+
+    fis.stop_experiment = stop
+    ok, detail = fis_method.stop_experiment({"experiment_id": "EXP1", "run_id": "r"}, lambda s: fis)
+    assert ok and "completed" in detail
+
+
+def _fis_ctx(stack, targets_count=6, calls=None):
+    from spotkit.chaos.config import resolve_outputs
+    from spotkit.chaos.journal import Journal
+
+    ce = probes.describe_compute_environment(client("batch"), stack["ce"])
+    writer = statelib.StateWriter(statelib.ChaosState("chaos-t", "local", fis_method.NAME),
+                                  __import__("pathlib").Path(os.environ.get("TMPDIR", "/tmp")) / "unused-state.json")
+    writer.save = lambda: None
+    ctx = methods.MethodContext(config=ExperimentConfig(instances=targets_count),
+                                outputs=resolve_outputs(stack["outputs"], "local"), ce=ce, run_id="chaos-t",
+                                client=(calls or Calls()).factory, journal=Journal(lambda: 0.0, Console(quiet=True)),
+                                state=writer)
+    return ctx
+
+
+def test_more_than_five_fis_targets_are_split_into_targets_and_actions_of_five(stack):
+    from spotkit.emulator.fis import validate_template
+
+    calls = Calls()
+    ctx = _fis_ctx(stack, calls=calls)
+    ids = [f"i-{n:017x}" for n in range(1, 13)]
+    info = fis_method.inject(ctx, ids)
+    (req,) = calls.params["CreateExperimentTemplate"]
+    assert sorted(req["targets"]) == ["SpotInstances-1", "SpotInstances-2", "SpotInstances-3"]
+    assert sorted(req["actions"]) == ["interrupt-1", "interrupt-2", "interrupt-3"]
+    got = []
+    for n in (1, 2, 3):
+        action, target_ = req["actions"][f"interrupt-{n}"], req["targets"][f"SpotInstances-{n}"]
+        assert action["targets"] == {"SpotInstances": f"SpotInstances-{n}"}
+        assert action["parameters"] == {"durationBeforeInterruption": "PT2M"}
+        assert len(target_["resourceArns"]) <= 5 and target_["selectionMode"] == "ALL"
+        got += [a.rsplit("/", 1)[1] for a in target_["resourceArns"]]
+    assert got == ids and len(info["resource_arns"]) == 12
+    validate_template(req)  # the emulator (and FIS) accept several targets and actions
+    with pytest.raises(Exception, match="at most 5"):
+        six = ["arn:aws:ec2:us-east-1:1:instance/i-1"] * 6
+        validate_template({**req, "targets": {"SpotInstances-1": {**req["targets"]["SpotInstances-1"],
+                                                                  "resourceArns": six}}})
+
+
+def test_dry_run_shows_the_fis_target_split(stack, dirs):
+    client("ec2").modify_spot_fleet_request(SpotFleetRequestId=stack["fleet_id"], TargetCapacity=7)
+    DataPlane(stack)
+    r = runner(stack, dirs, dry_run=True, instances=7)
+    out = r.run()
+    assert len(out["plan"]["candidates"]) == 7
+    assert any("2 targets + 2 actions" in a for a in out["plan"]["actions"]), out["plan"]["actions"]
+    assert "2 targets + 2 actions" in progress(r)
+
+
+def test_a_duplicate_resubmission_after_recovery_fails_the_run_in_the_settle_window(stack, dirs):
+    plane = DataPlane(stack)
+    r = runner(stack, dirs, plane, settle_seconds=10)
+    seen = {"n": 0}
+
+    def redeliver():  # the events queue redelivers the FAILED event after the visibility timeout
+        if len(plane.resubmitted) == 1 and job(plane.resubmitted[0])["status"] == "RUNNING":
+            seen["n"] += 1
+            if seen["n"] == 3:
+                plane._resubmit(plane.batch._jobs[r._probe_ids[0]])
+
+    plane.on_step = redeliver
+    report = r.run()
+    assert len(plane.resubmitted) == 2
+    assert report["passed"] is False and "duplicate" in report["failure_reason"], report["failure_reason"]
+    assert not dirs["state_path"].exists()
+
+
+def test_the_settle_window_is_a_cli_option():
+    from spotkit.chaos.cli import spot_cmd
+
+    opt = next(p for p in spot_cmd.params if p.name == "settle_seconds")
+    assert opt.default == 10 and ExperimentConfig().settle_seconds == 10
+
+
+def test_a_job_placed_on_a_target_after_target_selection_is_watched(stack, dirs):
+    plane = DataPlane(stack)
+    plane.fis_delay = 4  # FIS waits durationBeforeInterruption: Batch may place work on the target meanwhile
+    r = runner(stack, dirs, plane)
+    late = {}
+
+    def place_late():
+        if client("fis").list_experiments()["experiments"] and not late:
+            target_ = r.report["targets"][0]["instance_id"]
+            jid = client("batch").submit_job(jobName="late-arrival", jobQueue=stack["queue"],
+                                             jobDefinition=stack["jd"], retryStrategy={"attempts": 1},
+                                             containerOverrides={"command": ["sleep", "600"]})["jobId"]
+            j = plane.batch._jobs[jid]
+            j.host, j.ci_arn, j.status = target_, plane.registered[target_], "RUNNING"
+            late["id"] = jid
+
+    plane.on_step = place_late
+    report = r.run()
+    assert report["passed"], report["failure_reason"]
+    tracked = {j["job_id"]: j for j in report["jobs"]}
+    assert late["id"] in tracked and tracked[late["id"]]["recovery"] == "resubmitted"
+    assert late["id"] in report["targets"][0]["jobs"]
+
+
+def test_dry_run_reads_a_local_state_files_outputs_without_rendering_or_terraform(stack, dirs, monkeypatch, tmp_path):
+    from spotkit import envs, paths, tf
+
+    monkeypatch.setattr(paths, "STATE_DIR", tmp_path / "state")
+    state_file = envs.load_environment("local").state_path()
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text(json.dumps({"version": 4, "outputs": {
+        k: {"value": v, "type": "string"} for k, v in stack["outputs"].items()}}))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    def forbidden(*a, **k):
+        raise AssertionError("a dry run must not render the root or run terraform")
+
+    monkeypatch.setattr(tf, "outputs", forbidden)
+    monkeypatch.setattr(envs, "render", forbidden)
+    DataPlane(stack)
+    t = FakeTime()
+    r = Runner(ExperimentConfig(dry_run=True), outputs=None, client_factory=Calls().factory, time_scale=1.0,
+               clock=t.clock, sleep=t.sleep, console=Console(file=io.StringIO(), width=200), **dirs)
+    out = r.run()
+    assert out["refusals"] == [] and out["plan"]["compute_environment"]["name"] == "spotkit-ce"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

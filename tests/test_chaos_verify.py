@@ -387,3 +387,19 @@ def test_check_resubmission_accepts_the_documented_revision_switch_and_the_fallb
     placeholder = {**switched, "tags": {**switched["tags"], "resourceArn": "arn:x"}}
     assert check_resubmission(original, placeholder, fallback_job_queue="on-demand") == [
         "the event's resourceArn placeholder became a tag"]
+
+
+def test_a_regroup_that_also_reruns_a_child_not_lost_is_flagged(aws, stack):
+    """The regroup of the reclaimed children also maps an index whose child still RUNS on the other
+    instance (never lost, never watched): that child now runs twice."""
+    st = stack()
+    batch = aws["batch"]
+    tracker, parent, children, indexes = _reclaim_children(aws, st)
+    alive = next(i for i in range(4) if i not in indexes)
+    still_running = _describe(batch, [f"{parent['jobId']}:{alive}"])[f"{parent['jobId']}:{alive}"]
+    assert still_running["status"] == "RUNNING"
+    [group_id] = resubmit_children(batch, [*children, still_running], parent)
+    _poll_until(tracker, "a verdict", tracker.done)
+    for o in tracker.outcomes:
+        assert o.state == "problem" and not o.passed()
+        assert any(f"original index {alive}" in p and "not lost" in p and group_id in p for p in o.problems), o.problems

@@ -64,6 +64,10 @@ def chaos_group():
               help="How long the probe jobs sleep (seconds).")
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="Seconds between polls.")
+@click.option("--settle-seconds", type=click.FloatRange(min=0), default=10, show_default=True,
+              help="Once every job is RUNNING again, keep polling this long for late duplicate resubmissions "
+              "(an SQS redelivery); a duplicate seen fails the run. 10 s suits the emulator; in an AWS account "
+              "full cover is the events queue's visibility timeout x maxReceiveCount (docs/chaos.md).")
 @click.option("--keep-jobs", is_flag=True, help="Do not terminate the probe jobs (and their resubmissions) at the end.")
 @click.option(
     "--i-know-this-is-prod",
@@ -86,8 +90,8 @@ def chaos_group():
               help="The FIS experiment template to copy the role, action and stop conditions from, instead of "
               "the chaos_spot_interruption_template_id output.")
 def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_retry, timeout, probe_seconds,
-             poll_interval, keep_jobs, i_know_this_is_prod, dry_run, job_queue, job_definition, compute_environment,
-             fis_template_id):
+             poll_interval, settle_seconds, keep_jobs, i_know_this_is_prod, dry_run, job_queue, job_definition,
+             compute_environment, fis_template_id):
     """Interrupt Spot instances under running jobs; prove every job on them comes back exactly once.
 
     Steady-state hypothesis: job queue and compute environment VALID/ENABLED (and the resubmit function
@@ -111,7 +115,8 @@ def spot_cmd(env, method, instances, percent, jobs, array_size, job_id, native_r
     console = Console(stderr=True)
     cfg = ExperimentConfig(env=env, method=method, instances=instances, percent=percent, jobs=jobs,
                            array_size=array_size, job_id=job_id, native_retry=native_retry, timeout=timeout,
-                           probe_seconds=probe_seconds, poll_interval=poll_interval, keep_jobs=keep_jobs,
+                           probe_seconds=probe_seconds, poll_interval=poll_interval, settle_seconds=settle_seconds,
+                           keep_jobs=keep_jobs,
                            i_know_this_is_prod=i_know_this_is_prod, dry_run=dry_run, job_queue=job_queue,
                            job_definition=job_definition, compute_environment=compute_environment,
                            fis_template_id=fis_template_id)

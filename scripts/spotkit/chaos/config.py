@@ -3,6 +3,7 @@ Terraform outputs (:class:`Outputs`)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -38,6 +39,8 @@ class ExperimentConfig:
     timeout: float = 300.0  # per wait
     probe_seconds: int = 900  # how long the probe jobs sleep
     poll_interval: float = 2.0
+    #: After every watched job is RUNNING again, keep looking for late (duplicate) successors this long.
+    settle_seconds: float = 10.0
     keep_jobs: bool = False  # do not terminate the probe jobs at the end
     i_know_this_is_prod: bool = False
     dry_run: bool = False
@@ -137,6 +140,35 @@ def resolve_outputs(source: OutputsSource, env: str, overrides: Mapping | None =
         chaos_opt_in_tag=_opt_in_tag(out.get("chaos_opt_in_tag")),
         fallback_job_queue=out.get("resubmit_fallback_job_queue_arn"),
     )
+
+
+def readonly_outputs(env: str) -> dict:
+    """The outputs of ``env`` for ``--dry-run``, read without writing anything where possible.
+
+    An emulator environment (local backend): straight from its Terraform state file
+    (``.spotkit/<env>-<port>/terraform.tfstate``, key ``outputs``); no toolchain check, no rendering of
+    ``terraform/<env>/``, no ``terraform init``; ``{}`` when nothing was applied. Any other
+    environment: :func:`spotkit.tf.outputs` (``terraform output -json``), which may write LOCAL files
+    only: ``terraform/<env>/`` re-rendered from settings.yaml (only files whose content changed) and,
+    the first time, the Terraform binary and provider mirror under ``.spotkit/``. ``terraform output``
+    reads the state (a remote backend is read, never locked or written); nothing is written in AWS.
+
+    Raises:
+        Exception: settings, state file or Terraform errors (:func:`resolve_outputs` reports them).
+    """
+    from spotkit.envs import load_environment
+
+    environment = load_environment(env)
+    path = environment.state_path() if environment.emulator else None
+    if path is None:
+        from spotkit.tf import outputs
+
+        return outputs(env)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {name: (meta or {}).get("value") for name, meta in (data.get("outputs") or {}).items()}
 
 
 def new_run_id() -> str:

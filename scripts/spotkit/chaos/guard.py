@@ -35,6 +35,8 @@ def preflight(config, state_path: Path) -> list:
                         f"left {state_path}; run `spotkit chaos rollback` first")
     if config.timeout <= 0 or config.poll_interval <= 0 or config.probe_seconds <= 0:
         problems.append("--timeout, --poll-interval and --probe-seconds must be positive")
+    if getattr(config, "settle_seconds", 0) < 0:
+        problems.append("--settle-seconds must not be negative")
     if config.instances is not None and config.percent is not None:
         problems.append("give --instances or --percent, not both")
     if config.instances is not None and config.instances < 1:

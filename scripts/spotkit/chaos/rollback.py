@@ -28,29 +28,42 @@ class RollbackEnvMismatch(Exception):
     """``--env`` names another environment than the one the state file was written for."""
 
 
-def _job_name_matches(batch, queue: str, names: list) -> list:
+def _job_name_matches(batch, queues: list, names: list) -> list:
+    """Active jobs named one of ``names`` in any of ``queues`` (ListJobs by JOB_NAME).
+
+    Raises:
+        botocore.exceptions.ClientError / BotoCoreError: a ListJobs call failed (e.g. throttled);
+            nothing can be concluded then.
+    """
     ids = []
-    for name in names:
-        for page in batch.get_paginator("list_jobs").paginate(
-                jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}]):
-            ids += [s["jobId"] for s in page.get("jobSummaryList", []) if s.get("status") not in TERMINAL_JOB_STATUSES]
+    for queue in dict.fromkeys(q for q in queues if q):
+        for name in names:
+            for page in batch.get_paginator("list_jobs").paginate(
+                    jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}]):
+                ids += [s["jobId"] for s in page.get("jobSummaryList", [])
+                        if s.get("status") not in TERMINAL_JOB_STATUSES]
     return ids
 
 
 def terminate_jobs(entry: dict, client, **_) -> tuple:
     """Undo ``terminate-jobs``: TerminateJob on every job of ``entry["job_ids"]`` that is still active,
-    and on the active jobs of ``entry["job_queue"]`` named one of ``entry["job_names"]`` (a probe job
-    whose id was never written, and the resubmissions of the probe jobs, which keep their names).
+    and on the active jobs named one of ``entry["job_names"]`` in ``entry["job_queue"]`` and
+    ``entry["fallback_job_queue"]`` (a probe job whose id was never written, and the resubmissions
+    of the probe jobs, which keep their names and may land in the resubmit function's on-demand
+    fallback queue).
 
-    Returns ``(ok, detail)``; ok is False only when a TerminateJob failed.
+    Returns ``(ok, detail)``; ok is False when a TerminateJob failed or when the job name lookup
+    failed (e.g. ListJobs throttled): probe jobs may still be running, so the entry stays open.
     """
     batch = client("batch")
     ids = list(entry.get("job_ids") or [])
+    lookup_error = None
     if entry.get("job_queue") and entry.get("job_names"):
         try:
-            ids += _job_name_matches(batch, entry["job_queue"], list(entry["job_names"]))
-        except (ClientError, BotoCoreError):
-            pass  # the recorded ids still get terminated
+            ids += _job_name_matches(batch, [entry["job_queue"], entry.get("fallback_job_queue")],
+                                     list(entry["job_names"]))
+        except (ClientError, BotoCoreError) as exc:
+            lookup_error = f"could not look the probe jobs up by name ({type(exc).__name__}: {exc})"
     terminated, failed = [], []
     for jid in dict.fromkeys(ids):
         try:
@@ -62,8 +75,11 @@ def terminate_jobs(entry: dict, client, **_) -> tuple:
         except (ClientError, BotoCoreError) as exc:
             failed.append(f"{jid}: {exc}")
     entry["terminated"] = terminated
-    if failed:
-        return False, "could not terminate " + "; ".join(failed)
+    problems = ([lookup_error] if lookup_error else []) + (
+        ["could not terminate " + "; ".join(failed)] if failed else [])
+    if problems:
+        done = f"; terminated {', '.join(terminated)}" if terminated else ""
+        return False, "; ".join(problems) + done
     return True, (f"terminated {', '.join(terminated)}" if terminated else "no probe job was still active")
 
 

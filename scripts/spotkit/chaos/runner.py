@@ -36,7 +36,14 @@ from rich.console import Console
 
 from spotkit.chaos import guard, methods, probes, workload
 from spotkit.chaos import state as statelib
-from spotkit.chaos.config import OVERRIDES, ExperimentConfig, OutputsSource, new_run_id, resolve_outputs
+from spotkit.chaos.config import (
+    OVERRIDES,
+    ExperimentConfig,
+    OutputsSource,
+    new_run_id,
+    readonly_outputs,
+    resolve_outputs,
+)
 from spotkit.chaos.errors import ChaosUsageError, ExperimentFailed, ExperimentInterrupted
 from spotkit.chaos.journal import Journal
 from spotkit.chaos.report import write_report
@@ -172,8 +179,10 @@ class Runner:
         problems = guard.preflight(cfg, self.state_path)
         if problems and not cfg.dry_run:
             raise ChaosUsageError("; ".join(problems))  # before any AWS call
-        self.outputs = resolve_outputs(self._outputs_source, cfg.env,
-                                       {k: getattr(cfg, k) for k in OVERRIDES})
+        source = self._outputs_source
+        if source is None and cfg.dry_run:
+            source = readonly_outputs
+        self.outputs = resolve_outputs(source, cfg.env, {k: getattr(cfg, k) for k in OVERRIDES})
         try:
             ce = probes.describe_compute_environment(self.client("batch"), self.outputs.compute_environment)
             scale = self._time_scale_of()
@@ -204,8 +213,9 @@ class Runner:
     def plan(self, refused: bool = False) -> dict:
         """What the run will do (read-only calls only)."""
         cfg, ce = self.config, self.ctx.ce
-        mplan = {} if refused else self.method.plan(self.ctx)
         candidates = probes.running_instances(self.client("ecs"), self.client("ec2"), ce)
+        self.ctx.data["planned_targets"] = self._target_count(len(self._opted_in(candidates)), capped=True)
+        mplan = {} if refused else self.method.plan(self.ctx)
         workload_text = (f"adopt job {cfg.job_id}" if cfg.job_id else
                          f"{cfg.jobs} probe job(s)" + (f" + 1 array job of {cfg.array_size}" if cfg.array_size else "")
                          + f", sleeping {cfg.probe_seconds} s, "
@@ -230,8 +240,18 @@ class Runner:
                        "each target shutting-down/terminated (DescribeInstances)",
                        "every job RUNNING on a target fails 'Host EC2 (instance i-…) terminated.'",
                        f"each comes back exactly once ({self.recovery_mode}) and reaches RUNNING",
+                       f"settle window: no late duplicate successor for {cfg.settle_seconds:g} s after that",
                        "resubmissions match their original (lineage, tags, definition, queue, command, timeout)"],
         }
+
+    def _target_count(self, candidates: int, capped: bool = False) -> int:
+        """How many instances to interrupt out of ``candidates`` opted-in running ones (``capped``: no
+        more than there are, when there are any)."""
+        cfg = self.config
+        if cfg.percent is not None:
+            return max(1, math.ceil(candidates * cfg.percent / 100.0))
+        count = cfg.instances or 1
+        return min(count, candidates) if capped and candidates else count
 
     def _opted_in(self, candidates: list) -> list:
         key, value = self.outputs.chaos_opt_in_tag
@@ -301,7 +321,8 @@ class Runner:
             return [cfg.job_id]
         names, array_name = workload.probe_job_names(self.run_id, cfg.jobs, cfg.array_size)
         entry = self.writer.add_undo(statelib.UNDO_TERMINATE_JOBS, job_ids=[], job_queue=self.outputs.job_queue,
-                                     job_names=names[:cfg.jobs] + ([array_name] if array_name else []))
+                                     job_names=names[:cfg.jobs] + ([array_name] if array_name else []),
+                                     fallback_job_queue=self.outputs.fallback_job_queue)
         self._owns_probes = True
         try:
             wl = workload.submit_probe_workload(
@@ -349,17 +370,15 @@ class Runner:
 
     # ------------------------------------------------------------------ targets
     def _choose_targets(self, probe_hosts: dict) -> tuple:
-        cfg, ce = self.config, self.ctx.ce
+        ce = self.ctx.ce
         candidates = self._opted_in(probes.running_instances(self.client("ecs"), self.client("ec2"), ce))
         preferred = sorted(probe_hosts, key=lambda i: -len(probe_hosts[i]))
-        if cfg.percent is not None:
-            count = max(1, math.ceil(len(candidates) * cfg.percent / 100.0))
-        else:
-            count = cfg.instances or 1
+        count = self._target_count(len(candidates))
         targets = self.method.choose_targets(self.ctx, candidates, preferred, count)
         if not targets:
             raise ExperimentFailed(f"no opted-in running instance of {ce.name} to interrupt")
         queues = probes.job_queues_of(self.client("batch"), ce.arn) or [self.outputs.job_queue]
+        self._queues = queues
         everyone = workload.running_jobs_by_instance(self.client("batch"), self.client("ecs"), job_queues=queues,
                                                      compute_environments=[ce.arn])
         for inst, jobs in probe_hosts.items():  # ListJobs is eventually consistent: keep what we saw
@@ -379,6 +398,25 @@ class Runner:
         if probes.alarm_state(self.client("cloudwatch"), arn) == "ALARM":
             raise ExperimentFailed(f"stop condition: alarm {arn} is in ALARM; rolling back")
 
+    def _watch_late_arrivals(self, pending: list) -> None:
+        """Watch the jobs RUNNING now on targets not gone yet that are not watched: Batch may place
+        work on a target until it goes (FIS interrupts up to durationBeforeInterruption, 2-15 min,
+        after the targets were chosen)."""
+        queues = getattr(self, "_queues", None) or [self.outputs.job_queue]
+        by_instance = workload.running_jobs_by_instance(self.client("batch"), self.client("ecs"), job_queues=queues,
+                                                        compute_environments=[self.ctx.ce.arn])
+        rows = {r["instance_id"]: r for r in self.report.get("targets") or []}
+        for inst in pending:
+            fresh = [d for d in by_instance.get(inst, []) if not self.tracker.watched(d["jobId"])]
+            for outcome in self.tracker.watch(inst, fresh):
+                self._tracked.setdefault(inst, []).append(next(d for d in fresh if d["jobId"] == outcome.job_id))
+                if inst in rows:
+                    rows[inst]["jobs"].append(outcome.job_id)
+                self.journal.event(f"job:{outcome.job_id}", "RUNNING",
+                                   f"on {inst} (placed after the targets were chosen; watched too)")
+                self.log(f"job {outcome.job_id} was placed on target {inst} after the targets were chosen: "
+                         "watching it too")
+
     def _watch(self, targets: list, injected_at: float) -> None:
         from spotkit.chaos.verify import RecoveryTracker
 
@@ -389,6 +427,7 @@ class Runner:
             fallback_job_queue=self.outputs.fallback_job_queue)
         pending = list(targets)
         notified = False
+        settle_until = None
         deadline = injected_at + self.method.expected_delay(self.ctx) + cfg.timeout
         while True:
             self.method.observe(self.ctx)
@@ -396,6 +435,8 @@ class Runner:
                 for i, state in probes.gone(ec2, pending).items():
                     pending.remove(i)
                     self.journal.event(f"instance:{i}", "interrupted", f"DescribeInstances: {state}", "yellow")
+            if pending:
+                self._watch_late_arrivals(pending)
             if not pending and not notified:
                 notified = True
                 self.method.on_interrupted(self.ctx)
@@ -403,13 +444,23 @@ class Runner:
             done = tracker.poll()
             self.journal.add_events(tracker.events)
             if done and not pending:
-                return
-            if self.clock() >= deadline:
-                tracker.expire()
-                self.journal.add_events(tracker.events)
-                if pending:
-                    raise ExperimentFailed(f"timed out: instance(s) {', '.join(pending)} not interrupted")
-                return
+                if tracker.summary()["problems"] or cfg.settle_seconds <= 0:
+                    return
+                if settle_until is None:
+                    settle_until = self.clock() + cfg.settle_seconds
+                    self.log(f"every job is RUNNING again; settle window: looking for late duplicate "
+                             f"successors for {cfg.settle_seconds:g} s more")
+                elif self.clock() >= settle_until:
+                    self.log(f"settle window over: no duplicate successor in {cfg.settle_seconds:g} s")
+                    return
+            else:
+                settle_until = None  # a job was added or is not final yet
+                if self.clock() >= deadline:
+                    tracker.expire()
+                    self.journal.add_events(tracker.events)
+                    if pending:
+                        raise ExperimentFailed(f"timed out: instance(s) {', '.join(pending)} not interrupted")
+                    return
             self.sleep(cfg.poll_interval)
 
     # ------------------------------------------------------------------ the method

@@ -12,7 +12,7 @@ Shape, version 2 (JSON object)::
      "phase": "<method-specific, e.g. capacity-cut>", "started_at": "...", "updated_at": "...",
      "undo": [
         {"kind": "terminate-jobs", "job_ids": ["..."], "job_queue": "arn...",
-         "job_names": ["spotkit-chaos-probe-<run id>"]},
+         "job_names": ["spotkit-chaos-probe-<run id>"], "fallback_job_queue": "arn..." | null},
         {"kind": "delete-fis-template", "run_id": "...", "template_id": "EXT..." | null},
         {"kind": "stop-fis-experiment", "run_id": "...", "template_id": "EXT...", "experiment_id": "EXP..." | null},
         {"kind": "restore-fleet-capacity", "fleet_request_id": "sfr-...", "target_capacity": 2},

@@ -21,7 +21,9 @@ What "exactly once" means here:
   ``previous=<parent>:<i>`` and ``SPOTKIT_ARRAY_INDEX=<original index>``; functions/resubmit/stages.py
   ``_submit_group``). The child's original index must be covered by exactly one new child, which
   reaches RUNNING; a successor of the parent that is not such a regroup means the parent itself
-  was resubmitted: a problem. Two covers of one original index are a duplicate.
+  was resubmitted: a problem. Two covers of one original index are a duplicate, and so is a regroup
+  that also maps an index whose child was not watched and lost on its host (still RUNNING on another
+  instance, or never on an interrupted one).
 
 Lookups are eventually consistent (ListJobs, https://docs.aws.amazon.com/batch/latest/APIReference/API_ListJobs.html):
 a successor not found yet is looked for again on the next poll, never concluded missing; successors
@@ -264,23 +266,36 @@ class RecoveryTracker:
         self._watches: list[_Watch] = []
         self._parents: dict[str, dict] = {}
         self._successors: dict[str, dict] = {}  # every successor ever seen, by job id
-        seen: set[str] = set()
         for instance_id, details in jobs_by_instance.items():
-            for d in details:
-                if d["jobId"] in seen:
-                    continue
-                seen.add(d["jobId"])
-                job = JobDetail(d)
-                try:
-                    original_index = original_array_index(job)
-                except ValueError:
-                    original_index = job.array_index
-                outcome = JobOutcome(job_id=d["jobId"], job_name=d.get("jobName", ""), array_index=job.array_index,
-                                     instance_id=instance_id, attempts_before=len(d.get("attempts") or []),
-                                     original_index=original_index)
-                self.outcomes.append(outcome)
-                self._watches.append(_Watch(outcome, d, job.array_parent_id, d.get("jobQueue", ""),
-                                            int(d.get("createdAt") or 0), last_status=d.get("status")))
+            self.watch(instance_id, details)
+
+    def watch(self, instance_id: str, details: list[dict]) -> list[JobOutcome]:
+        """Also watch ``details`` (JobDetails RUNNING on ``instance_id``), e.g. jobs Batch placed on
+        a target after the targets were chosen; jobs already watched are skipped. Returns the new
+        outcomes (appended to :attr:`outcomes`)."""
+        seen = {w.outcome.job_id for w in self._watches}
+        added = []
+        for d in details:
+            if d["jobId"] in seen:
+                continue
+            seen.add(d["jobId"])
+            job = JobDetail(d)
+            try:
+                original_index = original_array_index(job)
+            except ValueError:
+                original_index = job.array_index
+            outcome = JobOutcome(job_id=d["jobId"], job_name=d.get("jobName", ""), array_index=job.array_index,
+                                 instance_id=instance_id, attempts_before=len(d.get("attempts") or []),
+                                 original_index=original_index)
+            self.outcomes.append(outcome)
+            added.append(outcome)
+            self._watches.append(_Watch(outcome, d, job.array_parent_id, d.get("jobQueue", ""),
+                                        int(d.get("createdAt") or 0), last_status=d.get("status")))
+        return added
+
+    def watched(self, job_id: str) -> bool:
+        """True when ``job_id`` is one of the watched jobs."""
+        return any(w.outcome.job_id == job_id for w in self._watches)
 
     # ------------------------------------------------------------------ bookkeeping
     def _since(self, start: float) -> float:
@@ -325,12 +340,11 @@ class RecoveryTracker:
         for w in self._watches:
             if w.outcome.job_id in details:
                 w.detail = details[w.outcome.job_id]
-        found = self._lookup_successors()
-        for w in self._watches:
-            if w.outcome.state == STATE_PROBLEM:
-                continue
+        for w in self._watches:  # every failure first: a regroup's other indexes are judged by them
             if w.outcome.state == STATE_WAITING_FAILURE:
                 self._check_failure(w)
+        found = self._lookup_successors()
+        for w in self._watches:
             if w.outcome.state in (STATE_FAILED_ON_HOST, STATE_RECOVERED, STATE_RUNNING_AGAIN):
                 self._check_recovery(w, found, details)
         return self.done()
@@ -442,7 +456,12 @@ class RecoveryTracker:
 
     def _covers(self, w: _Watch, found: dict[str, dict]) -> list[tuple[str, dict, dict]] | None:
         """``[(recovered job id, successor JobDetail, original to compare with)]`` of the successors
-        that rerun the watched job; None after recording a problem."""
+        that rerun the watched job; None after recording a problem, or when a regroup cannot be
+        judged yet (one of the other indexes it maps is a watched child whose failure is not seen yet).
+
+        A regroup (array successor of the watched child's parent) may only map original indexes whose
+        children were watched and failed on their interrupted host; any other index (a child still
+        RUNNING elsewhere, never on a target, or that ended otherwise) runs twice: a problem."""
         o = w.outcome
         tags = self._tags_of(w)
         me = {**w.detail, "tags": tags}
@@ -470,9 +489,39 @@ class RecoveryTracker:
                 except ValueError as exc:
                     self._problem(w, f"{sid}: unreadable {ARRAY_INDEX_MAP_ENV}: {exc}")
                     return None
+                if o.original_index not in mapping:
+                    continue
+                others = self._not_lost(w.parent_id, [i for i in mapping if i != o.original_index])
+                if others is None:
+                    return None  # a sibling's failure is not seen yet: judge this regroup next poll
+                if others:
+                    self._problem(w, f"regroup {sid} of array job {w.parent_id} also reruns " + "; ".join(
+                        f"original index {i}, whose child was not lost on an interrupted instance ({why})"
+                        for i, why in others) + ": a duplicate run")
+                    return None
                 parent_view = {**me, "jobId": w.parent_id}
                 covers += [(f"{sid}:{i}", d, parent_view) for i, orig in enumerate(mapping) if orig == o.original_index]
         return covers
+
+    def _not_lost(self, parent_id: str, indexes: list[int]) -> list[tuple[int, str]] | None:
+        """Of the original ``indexes`` a regroup of ``parent_id`` maps, those whose child was not
+        watched and lost on its interrupted host, with why: ``[(index, reason)]``; None when one of
+        them is watched but its failure not seen yet (decide later)."""
+        by_index = {w.outcome.original_index: w for w in self._watches if w.parent_id == parent_id}
+        bad, undecided = [], False
+        for i in dict.fromkeys(indexes):
+            w = by_index.get(i)
+            if w is None:
+                bad.append((i, "it was not running on an interrupted instance"))
+            elif w.outcome.failure_reason is not None:
+                continue  # it failed 'Host EC2 (instance <its target>) terminated.'
+            elif w.outcome.state == STATE_WAITING_FAILURE:
+                undecided = True
+            else:
+                bad.append((i, f"{w.outcome.job_id} is {w.detail.get('status')}"))
+        if bad:
+            return bad
+        return None if undecided else []
 
     def _check_native(self, w: _Watch) -> None:
         o, job = w.outcome, w.detail

@@ -10,6 +10,8 @@ The kit's template (Terraform output ``chaos_spot_interruption_template_id``, mo
 holds the role, the action's parameters and the stop conditions; each run makes a RUN-SCOPED copy
 (same role, action parameters and stop conditions; target ``resourceArns`` = the chosen instances,
 ``selectionMode`` ALL; tag ``spotkit:chaos-run`` = run id), starts it, and deletes it at the end.
+FIS takes at most 5 ``resourceArns`` per target: more than 5 instances are split into chunks of 5,
+one target (``<name>-<k>``) and one copy of each action (``<name>-<k>``) per chunk, all started together.
 Undo entries, written before each call: ``delete-fis-template``, then ``stop-fis-experiment``.
 
 AWS pages: https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html#send-spot-instance-interruptions,
@@ -38,6 +40,12 @@ RESOURCE_TYPE = "aws:ec2:spot-instance"
 ALARM_SOURCE = "aws:cloudwatch:alarm"
 #: Experiment states after which nothing more happens (GetExperiment ``state.status``).
 FINISHED = ("completed", "stopped", "failed", "cancelled")
+#: States in which StopExperiment has nothing left to do: finished, or already ``stopping`` (a second
+#: StopExperiment may be answered ConflictException).
+STOPPED_OR_STOPPING = ("stopping", *FINISHED)
+#: FIS takes at most 5 ``resourceArns`` per target (CreateExperimentTemplateTargetInput; CloudFormation
+#: ExperimentTemplateTarget ResourceArns "Maximum: 5"): more instances get one target + one action each 5.
+MAX_RESOURCE_ARNS = 5
 _DURATION = re.compile(r"^PT(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?$")
 
 
@@ -92,13 +100,30 @@ def expected_delay(ctx) -> float:
     return duration(ctx) * ctx.time_scale
 
 
+def chunks(targets: list) -> list:
+    """``targets`` in chunks of at most :data:`MAX_RESOURCE_ARNS`, in order."""
+    return [targets[i:i + MAX_RESOURCE_ARNS] for i in range(0, len(targets), MAX_RESOURCE_ARNS)] or [[]]
+
+
+def split_text(count: int, ctx) -> str:
+    """How ``count`` targets are laid out in the run-scoped template (for the plan)."""
+    n = len(chunks(list(range(count))))
+    per = len(ctx.data["actions"])
+    if n <= 1:
+        return f"1 target of {count} instance(s)"
+    return (f"{n} targets + {n * per} actions (at most {MAX_RESOURCE_ARNS} resourceArns per FIS target; one "
+            f"{ACTION_ID} action per target, all started together)")
+
+
 def plan(ctx) -> dict:
     tmpl = _template(ctx)
     params = {n: (a.get("parameters") or {}) for n, a in ctx.data["actions"].items()}
+    count = ctx.data.get("planned_targets")
+    layout = f"; {split_text(count, ctx)}" if count else ""
     scale = f" (x{ctx.time_scale:g} on the emulator: {expected_delay(ctx):g} s)" if ctx.time_scale != 1.0 else ""
     return {"actions": [f"fis:CreateExperimentTemplate run-scoped copy of {tmpl.get('id')} (role "
                         f"{tmpl.get('roleArn')}, actions {params}, targets = the chosen instances, selectionMode ALL, "
-                        f"tag {TAG_CHAOS_RUN}={ctx.run_id})",
+                        f"tag {TAG_CHAOS_RUN}={ctx.run_id}{layout})",
                         f"fis:StartExperiment: warning to each target, interruption after "
                         f"{duration(ctx):g} s{scale}"],
             "rollbacks": ["fis:StopExperiment (on every exit path; no-op once completed)",
@@ -118,17 +143,24 @@ def inject(ctx, targets: list) -> dict:
     region = ctx.client("ec2").meta.region_name
     arns = [f"arn:aws:ec2:{region}:{_account(tmpl)}:instance/{i}" for i in targets]
     target_names = sorted({name for a in ctx.data["actions"].values() for name in (a.get("targets") or {}).values()})
-    actions = {}
-    for name, action in ctx.data["actions"].items():
-        actions[name] = {k: v for k, v in action.items() if k in ("actionId", "description", "parameters", "targets")}
+    groups = chunks(arns)
+    actions, fis_targets = {}, {}
+    for k, group in enumerate(groups, start=1):
+        # One chunk keeps the template's own names; several get "-<k>" suffixes, one target + one action each.
+        suffix = f"-{k}" if len(groups) > 1 else ""
+        for name, action in ctx.data["actions"].items():
+            dup = {key: v for key, v in action.items() if key in ("actionId", "description", "parameters", "targets")}
+            dup["targets"] = {key: f"{t}{suffix}" for key, t in (action.get("targets") or {}).items()}
+            actions[f"{name}{suffix}"] = dup
+        for t in target_names:
+            fis_targets[f"{t}{suffix}"] = {"resourceType": RESOURCE_TYPE, "resourceArns": group, "selectionMode": "ALL"}
     stop = [{k: v for k, v in s.items() if k in ("source", "value")} for s in tmpl.get("stopConditions") or []]
     request = {
         "clientToken": f"{ctx.run_id}-template",
         "description": f"spotkit chaos run {ctx.run_id} (from {tmpl.get('id')})"[:512],
         "roleArn": tmpl.get("roleArn") or ctx.outputs.chaos_fis_role_arn,
         "actions": actions,
-        "targets": {n: {"resourceType": RESOURCE_TYPE, "resourceArns": arns, "selectionMode": "ALL"}
-                    for n in target_names},
+        "targets": fis_targets,
         "stopConditions": stop or [{"source": "none"}],
         "tags": {TAG_CHAOS_RUN: ctx.run_id, "Name": f"spotkit-{ctx.run_id}"},
     }
@@ -144,9 +176,10 @@ def inject(ctx, targets: list) -> dict:
                                tags={TAG_CHAOS_RUN: ctx.run_id})["experiment"]
     ctx.state.update(stop_entry, experiment_id=exp["id"])
     ctx.state.set_phase("fis-experiment-started", fis_experiment_id=exp["id"], fis_template_id=tid)
-    ctx.data.update(template_id=tid, experiment_id=exp["id"], targets=list(targets), warned=False, status=None)
+    ctx.data.update(template_id=tid, experiment_id=exp["id"], targets=list(targets), warned=False, status=None,
+                    run_actions=list(actions))
     ctx.journal.log(f"action: FIS experiment {exp['id']} started from run-scoped template {tid} "
-                    f"({len(targets)} target(s))", "bold yellow")
+                    f"({len(targets)} instance(s) in {len(groups)} FIS target(s))", "bold yellow")
     return {"experiment_template_id": tid, "experiment_id": exp["id"], "resource_arns": arns}
 
 
@@ -158,7 +191,7 @@ def observe(ctx) -> None:
     if status != ctx.data.get("status"):
         ctx.data["status"] = status
         ctx.journal.log(f"FIS experiment {exp['id']}: {status} ({(exp.get('state') or {}).get('reason', '')})")
-    ours = [exp.get("actions", {}).get(n) or {} for n in ctx.data["actions"]]
+    ours = [exp.get("actions", {}).get(n) or {} for n in ctx.data.get("run_actions") or ctx.data["actions"]]
     if not ctx.data["warned"] and any((a.get("state") or {}).get("status") in ("running", "completed") for a in ours):
         ctx.data["warned"] = True
         for i in ctx.data["targets"]:
@@ -187,7 +220,9 @@ def _not_found(exc: ClientError) -> bool:
 
 
 def stop_experiment(entry: dict, client, **_) -> tuple:
-    """Undo ``stop-fis-experiment``: StopExperiment unless it already finished. Idempotent; an
+    """Undo ``stop-fis-experiment``: StopExperiment unless it is already stopping or finished
+    (:data:`STOPPED_OR_STOPPING`; also after a ConflictException when GetExperiment then says so).
+    Idempotent; an
     experiment id not recorded yet is found by its run tag (ListExperiments)."""
     fis = client("fis")
     ids = [entry["experiment_id"]] if entry.get("experiment_id") else _by_run_tag(
@@ -198,15 +233,25 @@ def stop_experiment(entry: dict, client, **_) -> tuple:
     for eid in ids:
         try:
             status = (fis.get_experiment(id=eid)["experiment"].get("state") or {}).get("status")
-            if status in FINISHED:
+            if status in STOPPED_OR_STOPPING:
                 details.append(f"experiment {eid} already {status}")
                 continue
             fis.stop_experiment(id=eid)
             details.append(f"experiment {eid} stopped (was {status})")
         except ClientError as exc:
-            if not _not_found(exc):
-                return False, f"experiment {eid}: {exc}"
-            details.append(f"experiment {eid} gone")
+            if _not_found(exc):
+                details.append(f"experiment {eid} gone")
+                continue
+            # A race: it finished or began stopping between GetExperiment and StopExperiment (FIS
+            # may answer ConflictException). Done if GetExperiment now says so.
+            try:
+                now = (fis.get_experiment(id=eid)["experiment"].get("state") or {}).get("status")
+            except ClientError:
+                now = None
+            if now in STOPPED_OR_STOPPING:
+                details.append(f"experiment {eid} already {now}")
+                continue
+            return False, f"experiment {eid}: {exc}"
     return True, "; ".join(details)
 
 
