@@ -345,7 +345,7 @@ def test_reclaimed_array_children_come_back_regrouped_and_run_their_original_ind
         covered = sum(j.get("arrayProperties", {}).get("size", 1) for j in jobs)
         return jobs if covered >= size else None
 
-    new_jobs = wait_for("the reclaimed children resubmitted", successors, timeout=120)
+    new_jobs = wait_for("the reclaimed children resubmitted", successors, timeout=240)
 
     assert len(new_jobs) < size, "children reclaimed together must be regrouped, not resubmitted one by one"
     for job in new_jobs:
