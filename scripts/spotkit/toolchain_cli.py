@@ -1,4 +1,4 @@
-"""``spotkit setup``: the click front of :mod:`spotkit.toolchain`."""
+"""``spotkit setup``: the click front of :mod:`spotkit.toolchain` (and :mod:`spotkit.gotools`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from spotkit import toolchain
 
 
 @click.command("setup")
-def setup_cmd():
+@click.option("--lint-tools", "lint_tools", is_flag=True,
+              help="Also build tflint, tflint-ruleset-aws, terraform-docs and actionlint from the Go module proxy "
+                   "(pinned versions, cached in ~/.cache/spotkit/<tool>/<version>/, linked into .tools/bin).")
+@click.option("--only", "only", multiple=True, metavar="TOOL",
+              help="With --lint-tools: build just this tool (repeatable).")
+def setup_cmd(lint_tools, only):
     """Install Terraform (if PATH has none >= 1.0) and the hashicorp/aws provider mirror.
 
     Idempotent: a second run does nothing. Set SPOTKIT_PROVIDER_SOURCE=registry to let Terraform
@@ -19,5 +24,14 @@ def setup_cmd():
         tc = toolchain.ensure()
     except toolchain.ToolchainError as exc:
         raise click.ClickException(str(exc)) from exc
-    for key, value in tc.env().items():
+    exports = dict(tc.env())
+    if lint_tools:
+        from spotkit import gotools
+
+        try:
+            gotools.ensure(only or None)
+        except gotools.GoToolError as exc:
+            raise click.ClickException(str(exc)) from exc
+        exports.update(gotools.env())
+    for key, value in exports.items():
         click.echo(f"export {key}={value}")
