@@ -3,8 +3,8 @@
 None of them ships in a registry package this machine can reach, and release downloads are out
 of reach, so ``spotkit setup --lint-tools`` builds each pinned version with the local ``go``:
 
-* sources come from the Go module proxy (``go install MODULE/PKG@VERSION``, module-aware, no
-  clone); ``go.sum`` of each released module pins every dependency;
+* sources come from the Go module proxy (``go mod download MODULE@VERSION``, no clone), built as
+  the main module with ``-mod=readonly``, so its released ``go.sum`` pins every dependency;
 * binaries land in ``<cache>/<tool>/<version>/<binary>`` where ``<cache>`` is ``SPOTKIT_CACHE``
   or ``$XDG_CACHE_HOME/spotkit`` (default ``~/.cache/spotkit``), shared by every clone and by CI
   runs on the same machine; the Go caches (GOPATH/GOMODCACHE/GOCACHE) sit in ``<cache>/go`` so a
@@ -20,6 +20,7 @@ Idempotent: a tool whose binary is already in the cache is only (re)linked. Buil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -157,15 +158,33 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
         raise GoToolError(f"{tool.name} {tool.version}: only {free_gb:.1f} GB free for the Go caches (need ~3 GB)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     env = go_env()
+    t0 = time.monotonic()
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        env["GOBIN"] = tmp
-        cmd = [go, "install", "-v", "-trimpath", "-ldflags", tool.ldflags, tool.target]
+        # `go install M@V` would also read the module's version list (for deprecations), which the
+        # filtered proxy here refuses for some modules although the tagged version is served; so
+        # download the exact version, build it as the main module from a writable copy.
+        _log(f"{tool.name} {tool.version}: downloading {tool.module}@{tool.version} and its dependencies")
+        dl = subprocess.run([go, "mod", "download", "-json", f"{tool.module}@{tool.version}"], cwd=tmp, env=env,
+                            capture_output=True, text=True)
+        try:
+            info = json.loads(dl.stdout or "{}")
+        except ValueError:
+            info = {}
+        if dl.returncode != 0 or not info.get("Dir"):
+            raise GoToolError(f"{tool.name}: `go mod download {tool.module}@{tool.version}` failed: "
+                              f"{info.get('Error') or dl.stderr.strip() or dl.stdout.strip()}")
+        src = Path(tmp) / "src"
+        shutil.copytree(info["Dir"], src)
+        for path in src.rglob("*"):  # the module cache is read-only
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)
+        out = Path(tmp) / tool.binary
+        cmd = [go, "build", "-v", "-mod=readonly", "-trimpath", "-ldflags", tool.ldflags, "-o", str(out),
+               "./" + tool.package]
         if shutil.which("nice"):
             cmd = ["nice", "-n", "15"] + cmd
-        _log(f"{tool.name} {tool.version}: building {tool.target} (nice, -p 2; caches in {env['GOCACHE']})")
-        t0 = time.monotonic()
-        # `go install` runs in module-aware mode outside any module: cwd must not be a module
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        _log(f"{tool.name} {tool.version}: building (nice, -p 2; caches in {env['GOCACHE']})")
+        proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list = []
         count = 0
         assert proc.stdout is not None
@@ -179,12 +198,11 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
         rc = proc.wait()
         if rc != 0:
             raise GoToolError(
-                f"{tool.name}: `go install {tool.target}` failed (exit {rc}):\n  " + "\n  ".join(tail)
+                f"{tool.name}: `go build` of {tool.module}@{tool.version} failed (exit {rc}):\n  " + "\n  ".join(tail)
             )
-        built = Path(tmp) / tool.binary
-        if not built.is_file():
-            raise GoToolError(f"{tool.name}: go install succeeded but {built.name} is missing in GOBIN")
-        os.replace(built, dest)
+        if not out.is_file():
+            raise GoToolError(f"{tool.name}: go build succeeded but {out} is missing")
+        os.replace(out, dest)
     _log(f"{tool.name} {tool.version}: built in {time.monotonic() - t0:.0f} s ({count} packages) -> {dest}")
     return dest
 
