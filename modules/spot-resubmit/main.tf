@@ -40,6 +40,7 @@ locals {
   # AWS rejects an SQS mapping with BatchSize > 10 and no batching window. Terraform 1.0 variable
   # validations cannot compare two variables, so this local fails the plan instead (Terraform
   # evaluates every local, used or not).
+  # tflint-ignore: terraform_unused_declarations
   batching_window_check = var.batch_size > 10 && var.maximum_batching_window_seconds < 1 ? tobool(
     "maximum_batching_window_seconds must be at least 1 when batch_size is above 10 (AWS Lambda rule for SQS event sources)."
   ) : true
