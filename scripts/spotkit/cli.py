@@ -19,6 +19,8 @@ _SUBCOMMANDS = {
     "chaos": ("spotkit.chaos.cli:chaos_group", "Spot capacity-cut experiment and its rollback."),
     "bench": ("spotkit.bench.cli:bench_cmd",
               "Benchmarks on the local emulator: burst, array regrouping, API calls, cold import."),
+    "scan": ("spotkit.scan:scan_cmd",
+             "checkov over the kit's Terraform (or PATH ...), offline, with spotkit's Spot policies."),
     "classify": ("spotkit.classify_cli:classify_cmd",
                  "Would a job failed with this statusReason be resubmitted? (decision + matched glob)"),
 }

@@ -1,0 +1,386 @@
+"""``spotkit scan``: checkov over the kit's Terraform (or the paths given), offline.
+
+Settings live in ``.checkov.yaml`` at the repository root (framework, skip paths, no download);
+spotkit's own Spot-readiness policies (CKV_SPOTKIT_<n>, ``spotkit.policies``) run next to
+checkov's built-in checks. checkov runs in a subprocess of this Python with ``--skip-download``,
+``BC_SKIP_MAPPING=TRUE`` and no Prisma Cloud API key in its environment, so it makes no network
+call. Every .tf file is parsed first, with the HCL parser checkov itself uses, because checkov
+counts an unparsable file and carries on without it.
+
+Exit status: 0 no failed check; 1 at least one failed check; 2 bad input (a path that does not
+exist, a malformed .tf file) or checkov itself did not finish. docs/scanning.md has the details.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from spotkit.paths import REPO_ROOT
+
+CONFIG_FILE = REPO_ROOT / ".checkov.yaml"
+FORMATS = ("cli", "sarif", "junitxml")
+#: File names checkov gives each output under --output-file-path (kept in --output-dir).
+RESULT_FILES = {"cli": "results_cli.txt", "sarif": "results_sarif.sarif", "junitxml": "results_junitxml.xml",
+                "json": "results_json.json"}
+#: For paths given on the command line the project's skip-path list (written for the repository:
+#: it skips tests/, where the policies' failing fixtures live) is replaced by this one: a path the
+#: user names is scanned. checkov itself always skips hidden directories (.terraform, .venv).
+EXPLICIT_SKIP_PATHS = (r"(^|/)\.terraform/",)
+#: Environment variables that would connect checkov to a Prisma Cloud / Bridgecrew account.
+PLATFORM_ENV = ("BC_API_KEY", "PRISMA_API_URL", "BC_API_URL", "CKV_API_KEY")
+
+
+class ScanInputError(Exception):
+    """A path or file checkov cannot be given: one line for the user, exit status 2."""
+
+
+@dataclass
+class Target:
+    path: Path  # what checkov gets (-d for a directory, -f for a file)
+    label: str  # how the user sees it
+    skip_paths: tuple[str, ...] | None  # None: the .checkov.yaml list
+
+
+@dataclass
+class Summary:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    parsing_errors: int = 0
+    resources: int = 0
+    failed_ids: dict[str, int] = field(default_factory=dict)
+
+    def add(self, report: dict) -> None:
+        s = report.get("summary", report)
+        self.passed += int(s.get("passed", 0))
+        self.failed += int(s.get("failed", 0))
+        self.skipped += int(s.get("skipped", 0))
+        self.parsing_errors += int(s.get("parsing_errors", 0))
+        self.resources += int(s.get("resource_count", 0))
+        for check in (report.get("results") or {}).get("failed_checks", []):
+            cid = check.get("check_id", "?")
+            self.failed_ids[cid] = self.failed_ids.get(cid, 0) + 1
+
+
+# ----------------------------------------------------------------------------- configuration
+
+def project_skip_paths(config_file: Path = CONFIG_FILE) -> list[str]:
+    """The ``skip-path`` regular expressions of .checkov.yaml."""
+    import yaml
+
+    if not config_file.is_file():
+        return []
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    return [str(p) for p in data.get("skip-path") or []]
+
+
+def kit_policies_dir() -> Path | None:
+    """spotkit's checkov policies directory, or None when this install has none."""
+    try:
+        from spotkit.policies import policies_dir
+    except ImportError:
+        return None
+    path = Path(policies_dir())
+    return path if path.is_dir() else None
+
+
+def default_targets() -> list[Target]:
+    return [Target(REPO_ROOT, "the kit (" + ", ".join(f"{d}/" for d in kit_dirs()) + ")", None)]
+
+
+def kit_dirs(root: Path = REPO_ROOT) -> list[str]:
+    """The kit's Terraform folders: modules, environment roots and examples."""
+    return [d for d in ("modules", "terraform", "examples") if (root / d).is_dir()]
+
+
+def resolve_targets(paths: tuple[str, ...]) -> list[Target]:
+    if not paths:
+        return default_targets()
+    targets = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise ScanInputError(f"no such file or directory: {raw}")
+        if p.is_file() and not raw.endswith((".tf", ".tf.json")):
+            raise ScanInputError(f"not a Terraform file (.tf, .tf.json) or directory: {raw}")
+        targets.append(Target(p.resolve(), raw, EXPLICIT_SKIP_PATHS))
+    return targets
+
+
+# ----------------------------------------------------------------------------- HCL pre-check
+
+def _skipped(path: str, patterns: list[re.Pattern]) -> bool:
+    return any(p.search(path) for p in patterns)
+
+
+def terraform_files(target: Target, skip_paths: list[str]) -> list[Path]:
+    """The .tf / .tf.json files checkov would read under ``target`` (hidden folders and skip paths left out)."""
+    if target.path.is_file():
+        return [target.path]
+    patterns = []
+    for s in skip_paths:
+        try:
+            patterns.append(re.compile(s))
+        except re.error:
+            continue
+    found = []
+    for dirpath, dirnames, filenames in os.walk(target.path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "node_modules"
+                             and not _skipped(os.path.join(dirpath, d) + "/", patterns))
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if name.endswith((".tf", ".tf.json")) and not _skipped(full, patterns):
+                found.append(Path(full))
+    return found
+
+
+def _display(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def parse_error(path: Path) -> str | None:
+    """One line describing why ``path`` is not valid HCL / JSON, or None when it parses."""
+    import hcl2
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{_display(path)}: cannot read: {exc}"
+    try:
+        if path.name.endswith(".json"):
+            json.loads(text)
+        else:
+            hcl2.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{_display(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
+    except Exception as exc:  # lark's errors (UnexpectedToken, UnexpectedCharacters, ...) and the parser's own
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        where = f":{line}:{column}" if isinstance(line, int) and line > 0 else ""
+        token = getattr(exc, "token", None)
+        if token is not None:
+            what = f"unexpected {str(token)!r}"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            what = re.sub(r"\s+at line \d+, column \d+\.?$", "", first)
+        return f"{_display(path)}{where}: HCL parse error: {what}"
+    return None
+
+
+def precheck(targets: list[Target]) -> list[int]:
+    """Parse every Terraform file; raise ScanInputError naming the first that does not parse.
+
+    Returns how many files each target holds."""
+    counts = []
+    for t in targets:
+        skips = list(t.skip_paths) if t.skip_paths is not None else project_skip_paths()
+        files = terraform_files(t, skips)
+        for f in files:
+            error = parse_error(f)
+            if error:
+                raise ScanInputError(error)
+        counts.append(len(files))
+    return counts
+
+
+# ----------------------------------------------------------------------------- checkov
+
+def checkov_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV}
+    env["BC_SKIP_MAPPING"] = "TRUE"  # no download of the Prisma Cloud id mapping
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def checkov_command(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "checkov.main", "--config-file", str(CONFIG_FILE), "--skip-download"]
+    cmd += ["-f" if target.path.is_file() else "-d", str(target.path)]
+    if target.skip_paths is not None:
+        for s in target.skip_paths:
+            cmd += ["--skip-path", s]
+    if external_dir is not None:
+        cmd += ["--external-checks-dir", str(external_dir)]
+    for fmt in [*formats, "json"]:
+        cmd += ["--output", fmt]
+    cmd += ["--output-file-path", str(out_dir)]
+    return cmd
+
+
+def run_checkov(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = checkov_command(target, out_dir, formats, external_dir)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=checkov_env(), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result_json = out_dir / RESULT_FILES["json"]
+    if proc.returncode not in (0, 1) or not result_json.is_file():
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        last = lines[-1].strip() if lines else "no output"
+        raise RuntimeError(f"checkov exited {proc.returncode} on {target.label}: {last}")
+    data = json.loads(result_json.read_text(encoding="utf-8"))
+    return {"reports": data if isinstance(data, list) else [data]}
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def merge_sarif(files: list[Path]) -> str:
+    docs = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    merged = dict(docs[0])
+    merged["runs"] = [run for d in docs for run in d.get("runs", [])]
+    return json.dumps(merged, indent=2)
+
+
+def merge_junit(files: list[Path]) -> str:
+    root = ET.Element("testsuites")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for f in files:
+        tree = ET.parse(f).getroot()
+        suites = [tree] if tree.tag == "testsuite" else list(tree.iter("testsuite"))
+        for suite in suites:
+            root.append(suite)
+            for k in totals:
+                totals[k] += int(suite.get(k, 0) or 0)
+    for k, v in totals.items():
+        root.set(k, str(v))
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def combine(fmt: str, files: list[Path]) -> str:
+    if len(files) == 1:
+        return files[0].read_text(encoding="utf-8")
+    if fmt == "sarif":
+        return merge_sarif(files)
+    if fmt == "junitxml":
+        return merge_junit(files)
+    return "\n".join(f.read_text(encoding="utf-8").rstrip("\n") for f in files) + "\n"
+
+
+# ----------------------------------------------------------------------------- command
+
+def _formats_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    """--format cli --format sarif and --format cli,sarif: the formats in the order given, once each."""
+    out: list[str] = []
+    for item in value or ("cli",):
+        for fmt in (f.strip().lower() for f in item.split(",")):
+            if fmt not in FORMATS:
+                raise click.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}")
+            if fmt not in out:
+                out.append(fmt)
+    return out
+
+
+def _fail(message: str) -> None:
+    click.echo(f"spotkit scan: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, metavar="[PATH ...]")
+@click.option("--format", "formats", multiple=True, metavar="FORMAT[,FORMAT]", callback=_formats_option,
+              help="cli (default), sarif, junitxml; several as a comma list or by repeating the option.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write each format to DIR/results_<format>.<ext> instead of standard output.")
+@click.option("--kit-policies/--no-kit-policies", default=True, show_default=True,
+              help="Run spotkit's own Spot-readiness policies (CKV_SPOTKIT_<n>) with checkov's.")
+@click.option("--policies-dir", "show_policies_dir", is_flag=True,
+              help="Print the directory of spotkit's checkov policies (for checkov --external-checks-dir) and exit.")
+def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None, kit_policies: bool,
+             show_policies_dir: bool) -> None:
+    """Scan Terraform with checkov, offline: the kit's modules/, terraform/ and examples/ by default.
+
+    Settings come from .checkov.yaml at the repository root; a finding the kit accepts is skipped
+    inline (#checkov:skip=<ID>:<reason>). Reports go to standard output (progress and the summary
+    to standard error), or with --output-dir to DIR/results_cli.txt, results_sarif.sarif (SARIF
+    2.1.0) and results_junitxml.xml. Exit status: 0 no failed check, 1 a failed check, 2 bad
+    input (no such path, a malformed .tf file) or checkov did not finish.
+    """
+    if show_policies_dir:
+        d = kit_policies_dir()
+        if d is None:
+            _fail("spotkit's checkov policies (spotkit.policies) are not in this install")
+        click.echo(str(d))
+        return
+    fmts = formats
+    try:
+        targets = resolve_targets(paths)
+        started = time.monotonic()
+        n_files = precheck(targets)
+    except ScanInputError as exc:
+        _fail(str(exc))
+    external = kit_policies_dir() if kit_policies else None
+    if kit_policies and external is None:
+        click.echo("spotkit scan: spotkit's own policies (spotkit.policies) are not in this install; "
+                   "running checkov's built-in checks only", err=True)
+    try:
+        import checkov.version as checkov_version
+
+        version = checkov_version.version
+    except ImportError:
+        _fail("checkov is not installed in this Python (pip install -e . installs it)")
+
+    policy_note = f" + spotkit policies ({_display(external)})" if external else ""
+    with tempfile.TemporaryDirectory(prefix="spotkit-scan-") as tmp:
+        summary = Summary()
+        outs = []
+        for i, t in enumerate(targets):
+            click.echo(f"spotkit scan: checkov {version} (offline){policy_note} on {t.label}, "
+                       f"{n_files[i]} Terraform file(s) ...", err=True)
+            out = Path(tmp) / str(i)
+            try:
+                result = run_checkov(t, out, fmts, external)
+            except RuntimeError as exc:
+                _fail(str(exc))
+            for report in result["reports"]:
+                summary.add(report)
+            outs.append(out)
+        if summary.parsing_errors:
+            _fail(f"checkov could not parse {summary.parsing_errors} file(s) that the HCL check accepted; "
+                  "run checkov with LOG_LEVEL=DEBUG to see which")
+        written = []
+        for fmt in fmts:
+            text = combine(fmt, [o / RESULT_FILES[fmt] for o in outs])
+            if output_dir is None:
+                click.echo(text, nl=not text.endswith("\n"))
+            else:
+                output_dir.mkdir(parents=True, exist_ok=True)
+                dest = output_dir / RESULT_FILES[fmt]
+                dest.write_text(text, encoding="utf-8")
+                written.append(_display(dest))
+                if fmt == "cli":
+                    click.echo(text, nl=not text.endswith("\n"), err=True)
+    elapsed = time.monotonic() - started
+    verdict = "FAILED" if summary.failed else "clean"
+    failing = ""
+    if summary.failed_ids:
+        failing = " (" + ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(summary.failed_ids.items())) + ")"
+    click.echo(f"spotkit scan: {verdict}: {summary.passed} passed, {summary.failed} failed{failing}, "
+               f"{summary.skipped} skipped inline, in {elapsed:.1f} s", err=True)
+    if written:
+        click.echo("spotkit scan: wrote " + ", ".join(written), err=True)
+    sys.exit(1 if summary.failed else 0)
+
+
+def main() -> None:  # pragma: no cover - python -m spotkit.scan
+    scan_cmd()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["scan_cmd", "kit_policies_dir", "parse_error", "FORMATS", "RESULT_FILES"]
