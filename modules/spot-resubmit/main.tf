@@ -101,6 +101,9 @@ locals {
 ################################################################################
 
 data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:A key policy, not an IAM policy: Resource "*" in a key policy means this key only. The kms:* statement is AWS's default key policy statement for the account root (access is then decided by IAM policies); the two service statements allow only GenerateDataKey/Decrypt, bound to this rule, these queues and this account's alarms by conditions.
+  #checkov:skip=CKV_AWS_111:A key policy, not an IAM policy: Resource "*" in a key policy means this key only. The kms:* statement is AWS's default key policy statement for the account root (access is then decided by IAM policies); the two service statements allow only GenerateDataKey/Decrypt, bound to this rule, these queues and this account's alarms by conditions.
+  #checkov:skip=CKV_AWS_356:A key policy, not an IAM policy: Resource "*" in a key policy means this key only (a key policy cannot name another resource).
   count = local.create_kms_key ? 1 : 0
 
   # The account decides through IAM policies (the function's role, operators, Terraform itself).
@@ -443,6 +446,8 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The function calls only public AWS APIs (Batch, DynamoDB, SNS, SQS, CloudWatch) and reaches no private resource; a VPC would add NAT or endpoint cost and a failure mode with no data path to protect.
+  #checkov:skip=CKV_AWS_272:The zip is built reproducibly by spotkit package from the reviewed commit and Terraform deploys exactly that file (source_code_hash pins it); Lambda code signing needs an AWS Signer profile and signed S3 objects, a deploy path the kit does not use.
   count = var.create ? 1 : 0
 
   function_name    = var.name
@@ -530,6 +535,7 @@ resource "aws_cloudwatch_event_target" "events_queue" {
 ################################################################################
 
 resource "aws_cloudformation_stack" "event_source_mapping" {
+  #checkov:skip=CKV_AWS_124:Terraform creates, updates and deletes this one-resource stack and fails the apply on a stack failure (on_failure = DELETE); stack-event notifications would only repeat Terraform's own output.
   count = var.create ? 1 : 0
 
   name       = "${var.name}-event-source-mapping"
