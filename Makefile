@@ -62,6 +62,10 @@ chaos-rollback: setup ## Undo an interrupted chaos run from its state file (stop
 bench: setup package ## Benchmarks on a bench emulator of their own (table + reports/bench-latest.json)
 	@$(SPOTKIT) bench $(BENCH_ARGS)
 
+.PHONY: scan
+scan: $(VENV)/.installed ## checkov (offline) + spotkit's Spot policies over modules/ and terraform/; fails on a finding (SCAN_ARGS="--format cli,sarif,junitxml --output-dir reports/scan")
+	@$(SPOTKIT) scan $(SCAN_ARGS)
+
 test: setup ## All tests: unit (moto) + integration (emulator + real Terraform)
 	$(PYTEST) -q $(PYTEST_ARGS)
 
