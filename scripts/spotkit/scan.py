@@ -295,12 +295,9 @@ def _fail(message: str) -> None:
               help="cli (default), sarif, junitxml; several as a comma list or by repeating the option.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write each format to DIR/results_<format>.<ext> instead of standard output.")
-@click.option("--kit-policies/--no-kit-policies", default=True, show_default=True,
-              help="Run spotkit's own Spot-readiness policies (CKV_SPOTKIT_<n>) with checkov's.")
 @click.option("--policies-dir", "show_policies_dir", is_flag=True,
               help="Print the directory of spotkit's checkov policies (for checkov --external-checks-dir) and exit.")
-def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None, kit_policies: bool,
-             show_policies_dir: bool) -> None:
+def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None, show_policies_dir: bool) -> None:
     """Scan Terraform with checkov, offline: the kit's modules/, terraform/ and examples/ by default.
 
     Settings come from .checkov.yaml at the repository root; a finding the kit accepts is skipped
@@ -322,8 +319,8 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
         n_files = precheck(targets)
     except ScanInputError as exc:
         _fail(str(exc))
-    external = kit_policies_dir() if kit_policies else None
-    if kit_policies and external is None:
+    external = kit_policies_dir()
+    if external is None:
         click.echo("spotkit scan: spotkit's own policies (spotkit.policies) are not in this install; "
                    "running checkov's built-in checks only", err=True)
     try:
