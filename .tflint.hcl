@@ -1,5 +1,5 @@
-# tflint for spotkit's modules/ and terraform/<env>/ roots. `make lint` runs it with --recursive
-# and this file by absolute path (each directory is linted with the same rules).
+# tflint for spotkit's modules/ and terraform/<env>/ roots. `make lint` runs it in each (--chdir)
+# with this file by absolute path. terraform/shared is not a root (its files are linked into them).
 #
 # Plugins load from TFLINT_PLUGIN_DIR. Offline, `spotkit setup --lint-tools` builds the AWS ruleset
 # from the Go module proxy and links it to .tools/tflint-plugins/<source>/<version>/, the path

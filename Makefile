@@ -9,7 +9,7 @@ export SPOTKIT_EMULATOR_PORT ?= 4566
 
 .DEFAULT_GOAL := help
 .PHONY: help setup local-up local-down local-status package init plan apply destroy outputs \
-        chaos-spot chaos-rollback bench test test-unit lint fmt clean
+        chaos-spot chaos-rollback bench test test-unit lint lint-tools docs docs-check fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -72,13 +72,40 @@ test: setup ## All tests: unit (moto) + integration (emulator + real Terraform)
 test-unit: setup ## Fast tests only (no Terraform apply)
 	$(PYTEST) -q -m "not integration" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## ruff + terraform fmt -check
-	$(VENV)/bin/ruff check .
-	.tools/bin/terraform fmt -check -recursive
+TOOLS_BIN := .tools/bin
+# Every module and every root (a folder with a main.tf; terraform/shared only holds files the roots link).
+TFLINT_DIRS = $(sort $(dir $(wildcard modules/*/main.tf terraform/*/main.tf)))
+export TFLINT_PLUGIN_DIR := $(CURDIR)/.tools/tflint-plugins
 
-fmt: setup ## Format Terraform and Python
+lint-tools: $(VENV)/.installed ## Build tflint + AWS ruleset, terraform-docs, actionlint from the Go module proxy (cached in ~/.cache/spotkit)
+	@$(SPOTKIT) setup --lint-tools >/dev/null
+
+# A tool that could not be built (no Go, registry refused) is reported and skipped, never silently.
+lint: $(VENV)/.installed ## ruff + terraform fmt -check + tflint (AWS ruleset) per module/root + module READMEs current
+	@$(SPOTKIT) setup --lint-tools >/dev/null || echo "make lint: WARNING some lint tools could not be built (above); their checks are SKIPPED" >&2
+	$(VENV)/bin/ruff check .
+	$(TOOLS_BIN)/terraform fmt -check -recursive modules
+	$(TOOLS_BIN)/terraform fmt -check -recursive terraform
+	@if [ -x $(TOOLS_BIN)/tflint ]; then rc=0; for d in $(TFLINT_DIRS); do \
+	  echo "tflint --chdir=$$d"; $(TOOLS_BIN)/tflint --chdir=$$d --config=$(CURDIR)/.tflint.hcl --format=compact || rc=1; \
+	  done; exit $$rc; \
+	else echo "make lint: SKIPPED tflint: $(TOOLS_BIN)/tflint not built (make lint-tools)" >&2; fi
+	@$(MAKE) --no-print-directory docs-check
+
+docs: ## Regenerate the tables in modules/*/README.md with terraform-docs (.terraform-docs.yml)
+	@for d in modules/*/; do $(TOOLS_BIN)/terraform-docs --config $(CURDIR)/.terraform-docs.yml $$d >/dev/null || exit 1; \
+	  echo "$${d}README.md"; done
+
+docs-check: ## Fail when a module README's terraform-docs tables are out of date
+	@if [ -x $(TOOLS_BIN)/terraform-docs ]; then rc=0; for d in modules/*/; do \
+	  $(TOOLS_BIN)/terraform-docs --config $(CURDIR)/.terraform-docs.yml --output-check $$d >/dev/null 2>&1 \
+	  || { echo "out of date: $${d}README.md (make docs)" >&2; rc=1; }; done; exit $$rc; \
+	else echo "make lint: SKIPPED terraform-docs check: $(TOOLS_BIN)/terraform-docs not built (make lint-tools)" >&2; fi
+
+fmt: setup ## Format Terraform and Python, regenerate module README tables
 	.tools/bin/terraform fmt -recursive
 	$(VENV)/bin/ruff check --fix .
+	@if [ -x $(TOOLS_BIN)/terraform-docs ]; then $(MAKE) --no-print-directory docs; fi
 
 clean: ## Remove build outputs and reports (keeps .venv and .tools)
 	rm -rf build reports

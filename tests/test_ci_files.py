@@ -96,7 +96,7 @@ def test_ci_triggers_and_jobs(ci):
     assert "terraform fmt -check" in _runs(lint)
     assert "ruff check" in _runs(lint)
     assert _uses(lint, "terraform-linters/setup-tflint")
-    assert "tflint --init" in _runs(lint) and "tflint --recursive" in _runs(lint)
+    assert "tflint --init" in _runs(lint) and "tflint --chdir" in _runs(lint)
     assert _uses(lint, "terraform-linters/setup-tflint")[0]["with"]["tflint_version"] == "${{ env.TFLINT_VERSION }}"
     assert ci["env"]["TFLINT_VERSION"] == gotools.TOOLS["tflint"].version
     assert "make test" in _runs(ci["jobs"]["test"])
@@ -220,6 +220,7 @@ def test_pre_commit_config_uses_local_hooks_only():
         assert h["language"] in ("system", "script"), h["id"]
         # each calls a tool of this checkout, never one fetched by pre-commit
         assert re.search(r"(\.venv/bin|\.tools/bin)/", h["entry"]), h["entry"]
+        assert "additional_dependencies" not in h, h["id"]
 
 
 def test_pre_commit_is_a_dev_dependency():
