@@ -237,9 +237,11 @@ def hook_repo(tmp_path_factory) -> Path:
     listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for rel in filter(None, listed):
-        src = REPO / rel
-        if src.is_file() and not src.is_symlink():
-            dst = root / rel
+        src, dst = REPO / rel, root / rel
+        if src.is_symlink():  # terraform/<env>/{variables,outputs}.tf -> ../shared/
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.symlink_to(os.readlink(src))
+        elif src.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
     for link in (".venv", ".tools"):
@@ -268,3 +270,26 @@ def test_pre_commit_hook_passes(hook, hook_repo, tmp_path):
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Passed" in proc.stdout, proc.stdout  # ran, not "(no files to check)Skipped"
+
+
+def test_pre_commit_hooks_catch_a_stale_readme_and_a_bad_instance_type(hook_repo, tmp_path):
+    """The hooks fail for real: a README table edited by hand, an invalid instance type (AWS ruleset)."""
+    for name in ("terraform-docs", "tflint", "tflint-ruleset-aws"):
+        _tool(name)
+    readme = hook_repo / "modules" / "job-queue" / "README.md"
+    main_tf = hook_repo / "modules" / "batch-compute" / "main.tf"
+    saved = {p: p.read_text() for p in (readme, main_tf)}
+    try:
+        readme.write_text(saved[readme].replace("Job queue ARN.", "Stale description."))
+        main_tf.write_text(saved[main_tf] + '\nresource "aws_instance" "bad" {\n'
+                           '  ami           = "ami-12345678"\n  instance_type = "t9.huge"\n}\n')
+        env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"), PRE_COMMIT_COLOR="never")
+        pre_commit = hook_repo.joinpath(".pre-commit-bin").read_text()
+        for hook, expected in (("terraform-docs", "out of date: modules/job-queue/README.md"),
+                               ("tflint", "aws_instance_invalid_type")):
+            proc = subprocess.run([pre_commit, "run", "--all-files", hook], cwd=hook_repo, env=env,
+                                  capture_output=True, text=True, timeout=180)
+            assert proc.returncode != 0 and expected in proc.stdout, proc.stdout[-3000:]
+    finally:
+        for p, text in saved.items():
+            p.write_text(text)
