@@ -54,7 +54,8 @@ def kit_scan(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def bad_scan(tmp_path_factory):
-    """A folder of ordinary, non-compliant Terraform: an unencrypted queue, a Lambda without tracing."""
+    """A folder of ordinary, non-compliant Terraform: an unencrypted queue, a Lambda without tracing
+    and with a password in its environment (a check whose finding carries details)."""
     root = tmp_path_factory.mktemp("bad-terraform")
     (root / "main.tf").write_text(textwrap.dedent("""\
         resource "aws_sqs_queue" "plain" {
@@ -67,6 +68,10 @@ def bad_scan(tmp_path_factory):
           filename      = "plain.zip"
           handler       = "app.handler"
           runtime       = "python3.12"
+
+          environment {
+            variables = { DB_PASSWORD = "not-a-real-password" }
+          }
         }
         """))
     out = tmp_path_factory.mktemp("bad-scan")
@@ -132,8 +137,11 @@ def test_a_bad_folder_fails_with_valid_reports(bad_scan):
     assert "Traceback" not in proc.stderr
     assert "spotkit scan: FAILED: " in proc.stderr
     doc = validate_sarif(out / "results_sarif.sarif")
-    ids = {r["ruleId"] for r in doc["runs"][0]["results"]}
-    assert {"CKV_AWS_27", "CKV_AWS_50"} <= ids  # unencrypted queue, Lambda without X-Ray
+    results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    assert {"CKV_AWS_27", "CKV_AWS_50", "CKV_SPOTKIT_6"} <= set(results)  # queue, X-Ray, secret in env
+    # checkov writes a finding's details as schema-invalid attachments; spotkit scan moves them
+    # into the message
+    assert "DB_PASSWORD" in results["CKV_SPOTKIT_6"]["message"]["text"]
     xml = JUnitXml.fromfile(str(out / "results_junitxml.xml"))
     xml.update_statistics()
     assert xml.failures >= 2

@@ -238,8 +238,29 @@ def run_checkov(target: Target, out_dir: Path, formats: list[str], external_dir:
 
 # ----------------------------------------------------------------------------- outputs
 
+def normalize_sarif(doc: dict) -> dict:
+    """Make checkov's SARIF valid SARIF 2.1.0.
+
+    checkov 3.3.30 writes a check's details (e.g. which variable looks like a secret) as
+    ``attachments: [{"description": "<text>"}]``; SARIF's attachment needs an ``artifactLocation``
+    and a message object as ``description``. The details go into the result's message instead.
+    """
+    for run in doc.get("runs", []):
+        for result in run.get("results", []):
+            attachments = result.pop("attachments", None) or []
+            details = []
+            for a in attachments:
+                d = a.get("description") if isinstance(a, dict) else None
+                details.append(d.get("text") if isinstance(d, dict) else d)
+            details = [str(d) for d in details if d]
+            if details:
+                message = result.setdefault("message", {})
+                message["text"] = f"{message.get('text', '').rstrip()} ({'; '.join(details)})".lstrip()
+    return doc
+
+
 def merge_sarif(files: list[Path]) -> str:
-    docs = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    docs = [normalize_sarif(json.loads(f.read_text(encoding="utf-8"))) for f in files]
     merged = dict(docs[0])
     merged["runs"] = [run for d in docs for run in d.get("runs", [])]
     return json.dumps(merged, indent=2)
@@ -261,10 +282,10 @@ def merge_junit(files: list[Path]) -> str:
 
 
 def combine(fmt: str, files: list[Path]) -> str:
-    if len(files) == 1:
-        return files[0].read_text(encoding="utf-8")
     if fmt == "sarif":
         return merge_sarif(files)
+    if len(files) == 1:
+        return files[0].read_text(encoding="utf-8")
     if fmt == "junitxml":
         return merge_junit(files)
     return "\n".join(f.read_text(encoding="utf-8").rstrip("\n") for f in files) + "\n"
