@@ -119,7 +119,10 @@ def test_scan_uploads_sarif_to_code_scanning(ci):
     assert re.search(r"--format\s+\S*sarif", cmd)
     out_dir = re.search(r"--output-dir\s+(\S+)", cmd).group(1)
     upload = _uses(job, "github/codeql-action/upload-sarif")
-    assert upload and upload[0]["with"]["sarif_file"] == out_dir
+    # spotkit scan --output-dir DIR writes DIR/results_sarif.sarif (scripts/spotkit/scan.py)
+    from spotkit import scan as scan_mod
+
+    assert upload and upload[0]["with"]["sarif_file"] == f"{out_dir}/{scan_mod.RESULT_FILES['sarif']}"
     assert "always()" in upload[0].get("if", "")  # findings are uploaded even when the scan fails
 
 
