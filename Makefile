@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed ## Python venv + Terraform + hashicorp/aws provider mirror (idempotent)
-	@$(SPOTKIT) setup >/dev/null
+setup: $(VENV)/.installed ## Python venv + Terraform + hashicorp/aws provider mirror + checkov tool venv in ~/.cache/spotkit (idempotent)
+	@$(SPOTKIT) setup --scan-tools >/dev/null
 
 local-up: setup ## Start the local AWS emulator on 127.0.0.1:$SPOTKIT_EMULATOR_PORT (idempotent)
 	@$(SPOTKIT) local up
@@ -63,7 +63,7 @@ bench: setup package ## Benchmarks on a bench emulator of their own (table + rep
 	@$(SPOTKIT) bench $(BENCH_ARGS)
 
 .PHONY: scan
-scan: $(VENV)/.installed ## checkov (offline) + spotkit's Spot policies over modules/ and terraform/; fails on a finding (SCAN_ARGS="--format cli,sarif,junitxml --output-dir reports/scan")
+scan: $(VENV)/.installed ## checkov (offline; its own tool venv, built on first use) + spotkit's Spot policies over modules/ and terraform/; fails on a finding (SCAN_ARGS="--format cli,sarif,junitxml --output-dir reports/scan")
 	@$(SPOTKIT) scan $(SCAN_ARGS)
 
 test: setup ## All tests: unit (moto) + integration (emulator + real Terraform)

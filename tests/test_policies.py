@@ -3,8 +3,9 @@
 tests/policies/CKV_SPOTKIT_<n>/pass*/ must not fail CKV_SPOTKIT_<n> (a skip comment counts as not
 failing) and must report it; .../fail*/ must fail it. tests/policies/plain-batch/ is ordinary
 Batch-on-Spot Terraform the kit did not write: it must report every Spot-readiness problem it has.
-checkov runs once, as a subprocess of this interpreter's checkov, offline (--skip-download, no
-update check), from a temporary directory so no .checkov.yaml of the repository applies.
+checkov runs once, as a subprocess from its tool venv (spotkit.scantools: ~/.cache/spotkit/checkov/,
+built first when missing; SPOTKIT_CHECKOV names another), offline (--skip-download, no update
+check), from a temporary directory so no .checkov.yaml of the repository applies.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from spotkit import scantools
 from spotkit.policies import policies_dir
 
 ROOT = Path(__file__).resolve().parent
 FIXTURES = ROOT / "policies"
-CHECKOV = Path(sys.executable).with_name("checkov")
 
 # Every problem the plain-batch example has (CKV_SPOTKIT_13 needs an SQS queue, which it has not).
 PLAIN_BATCH_EXPECTED = {f"CKV_SPOTKIT_{n}" for n in (1, 3, 4, 6, 7, 8, 9, 10, 11, 12)}
@@ -42,8 +43,7 @@ POLICY_IDS = _policy_ids()
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], set[str]]:
     """{(fixture directory relative to tests/policies, check id): {PASSED, FAILED, SKIPPED, ...}}."""
-    if not CHECKOV.exists():
-        pytest.skip("checkov is not installed in this environment (pip install checkov==3.3.30)")
+    checkov = scantools.ensure()  # the tool venv (built on first use), never this interpreter
     work = tmp_path_factory.mktemp("checkov")
     # checkov treats sibling directories of one -d as one scan; copy each fixture to its own
     # directory name so results map back unambiguously, and keep them apart from any config.
@@ -52,7 +52,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], s
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE", "LOG_LEVEL": "ERROR"}
     env.pop("BC_API_KEY", None)
     proc = subprocess.run(
-        [str(CHECKOV), "--skip-download", "--framework", "terraform", "--external-checks-dir", str(policies_dir()),
+        [*checkov.command, "--skip-download", "--framework", "terraform", "--external-checks-dir", str(policies_dir()),
          "--check", ",".join(POLICY_IDS), "-d", str(scan), "-o", "json", "--compact"],
         cwd=work, env=env, capture_output=True, text=True, timeout=300,
     )
@@ -96,6 +96,15 @@ def test_policy_fixture(results: dict, check_id: str, case: str, expect: str) ->
 def test_plain_batch_reports_spot_readiness_problems(results: dict) -> None:
     failed = {cid for (where, cid), got in results.items() if where == "plain-batch" and "FAILED" in got}
     assert failed == PLAIN_BATCH_EXPECTED
+
+
+def test_spotkit_never_imports_checkov() -> None:
+    """checkov lives in its own tool venv: the policies package and spotkit scan must not import it."""
+    code = ("import sys, spotkit.policies, spotkit.scan, spotkit.cli; spotkit.policies.policies_dir(); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('checkov', 'bc_jsonpath_ng')); "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_policies_dir_is_a_package_with_every_policy() -> None:

@@ -32,6 +32,14 @@ def _no_network_prefix() -> list[str]:
     return []
 
 
+@pytest.fixture(scope="session", autouse=True)
+def checkov_tool_venv():
+    """checkov's tool venv (spotkit.scantools), built before any scan: the kit scan runs with no network."""
+    from spotkit import scantools
+
+    return scantools.ensure()
+
+
 def spotkit_scan(*args: str, cwd: Path = REPO, offline_ns: bool = False, timeout: int = 300):
     cmd = [*(_no_network_prefix() if offline_ns else []), sys.executable, "-m", "spotkit.cli", "scan", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -217,3 +225,10 @@ def test_policies_dir_prints_the_kit_policies_directory():
     path = Path(proc.stdout.strip())
     assert path.is_dir() and path.is_absolute()
     assert any(path.glob("ckv_spotkit_*.py"))
+
+
+def test_a_missing_spotkit_checkov_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "ok.tf").write_text('resource "aws_sqs_queue" "q" {\n  name = "q"\n}\n')
+    monkeypatch.setenv("SPOTKIT_CHECKOV", str(tmp_path / "no-checkov"))
+    line = _one_line_error(spotkit_scan(str(tmp_path)))
+    assert line == f"spotkit scan: no checkov to run: SPOTKIT_CHECKOV={tmp_path / 'no-checkov'}: no such executable"

@@ -2,10 +2,13 @@
 
 Settings live in ``.checkov.yaml`` at the repository root (framework, skip paths, no download);
 spotkit's own Spot-readiness policies (CKV_SPOTKIT_<n>, ``spotkit.policies``) run next to
-checkov's built-in checks. checkov runs in a subprocess of this Python with ``--skip-download``,
-``BC_SKIP_MAPPING=TRUE`` and no Prisma Cloud API key in its environment, so it makes no network
-call. Every .tf file is parsed first, with the HCL parser checkov itself uses, because checkov
-counts an unparsable file and carries on without it.
+checkov's built-in checks. checkov is never imported here: it runs as a subprocess from its own
+tool virtualenv (:mod:`spotkit.scantools`: ``~/.cache/spotkit/checkov/<version>/``, built on first
+use or by ``spotkit setup --scan-tools``; ``SPOTKIT_CHECKOV`` names another), with
+``--skip-download``, ``BC_SKIP_MAPPING=TRUE`` and no Prisma Cloud API key in its environment, so
+the scan makes no network call. Every .tf file is parsed first, with the HCL parser checkov itself
+uses (bc-python-hcl2, the version checkov pins, a light main dependency), because checkov counts
+an unparsable file and carries on without it.
 
 Exit status: 0 no failed check; 1 at least one failed check; 2 bad input (a path that does not
 exist, a malformed .tf file) or checkov itself did not finish. docs/scanning.md has the details.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import click
 
+from spotkit import scantools
 from spotkit.paths import REPO_ROOT
 
 CONFIG_FILE = REPO_ROOT / ".checkov.yaml"
@@ -208,8 +212,9 @@ def checkov_env() -> dict[str, str]:
     return env
 
 
-def checkov_command(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "checkov.main", "--config-file", str(CONFIG_FILE), "--skip-download"]
+def checkov_command(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None,
+                    checkov: tuple[str, ...]) -> list[str]:
+    cmd = [*checkov, "--config-file", str(CONFIG_FILE), "--skip-download"]
     cmd += ["-f" if target.path.is_file() else "-d", str(target.path)]
     if target.skip_paths is not None:
         for s in target.skip_paths:
@@ -222,9 +227,10 @@ def checkov_command(target: Target, out_dir: Path, formats: list[str], external_
     return cmd
 
 
-def run_checkov(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None) -> dict:
+def run_checkov(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None,
+                checkov: tuple[str, ...]) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = checkov_command(target, out_dir, formats, external_dir)
+    cmd = checkov_command(target, out_dir, formats, external_dir, checkov)
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=checkov_env(), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     result_json = out_dir / RESULT_FILES["json"]
@@ -345,11 +351,10 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
         click.echo("spotkit scan: spotkit's own policies (spotkit.policies) are not in this install; "
                    "running checkov's built-in checks only", err=True)
     try:
-        import checkov.version as checkov_version
-
-        version = checkov_version.version
-    except ImportError:
-        _fail("checkov is not installed in this Python (pip install -e . installs it)")
+        tool = scantools.ensure(quiet=True)  # builds the tool venv on first use (progress on stderr)
+    except scantools.ScanToolError as exc:
+        _fail(f"no checkov to run: {exc}".replace("\n", " | "))
+    version = tool.version
 
     policy_note = f" + spotkit policies ({_display(external)})" if external else ""
     with tempfile.TemporaryDirectory(prefix="spotkit-scan-") as tmp:
@@ -360,7 +365,7 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
                        f"{n_files[i]} Terraform file(s) ...", err=True)
             out = Path(tmp) / str(i)
             try:
-                result = run_checkov(t, out, fmts, external)
+                result = run_checkov(t, out, fmts, external, tool.command)
             except RuntimeError as exc:
                 _fail(str(exc))
             for report in result["reports"]:
