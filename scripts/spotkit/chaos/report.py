@@ -28,9 +28,7 @@ Reports written before ``journal``/``jobs``/``events`` existed (``method`` held 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import traceback
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -42,6 +40,7 @@ from spotkit import paths
 from spotkit.chaos.report_html import render_html
 from spotkit.chaos.report_view import seconds, text, view
 from spotkit.chaos.state import atomic_write_json
+from spotkit.chaos.state import atomic_write_text as _atomic_write_text
 
 __all__ = [
     "LATEST",
@@ -59,22 +58,9 @@ LATEST_HTML = "chaos-latest.html"
 
 
 def atomic_write_text(path: Path, data: str) -> None:
-    """Write the string ``data`` (UTF-8) to ``path`` so readers never see a partial file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is for reading (CI artifacts, browsers)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write the string ``data`` (UTF-8) to ``path`` atomically, readable by all (0644): a report is
+    for reading (CI artifacts, browsers)."""
+    _atomic_write_text(path, data, mode=0o644)
 
 
 def run_file_stem(run_id) -> str:

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from spotkit.chaos import methods
 from spotkit.chaos import state as statelib
+from spotkit.core.lookup import describe_jobs
 
 NOTHING = "nothing-to-roll-back"
 ROLLED_BACK = "rolled-back"
@@ -65,11 +66,15 @@ def terminate_jobs(entry: dict, client, **_) -> tuple:
         except (ClientError, BotoCoreError) as exc:
             lookup_error = f"could not look the probe jobs up by name ({type(exc).__name__}: {exc})"
     terminated, failed = [], []
-    for jid in dict.fromkeys(ids):
+    ids = list(dict.fromkeys(ids))
+    try:
+        details = describe_jobs(batch, ids)  # 100 ids per call
+    except (ClientError, BotoCoreError) as exc:
+        details, failed = {}, [f"{', '.join(ids)}: {exc}"]
+    for jid in ids:
+        if jid not in details or details[jid].get("status") in TERMINAL_JOB_STATUSES:
+            continue
         try:
-            jobs = batch.describe_jobs(jobs=[jid]).get("jobs", [])
-            if not jobs or jobs[0].get("status") in TERMINAL_JOB_STATUSES:
-                continue
             batch.terminate_job(jobId=jid, reason=CLEANUP_REASON)
             terminated.append(jid)
         except (ClientError, BotoCoreError) as exc:

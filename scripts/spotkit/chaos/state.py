@@ -218,16 +218,19 @@ class StateWriter:
         return True
 
 
-def atomic_write_json(path: Path, data) -> None:
-    """Write ``data`` as indented JSON to ``path`` so readers never see a partial file."""
+def atomic_write_text(path: Path, data: str, mode: int | None = None) -> None:
+    """Write the string ``data`` (UTF-8) to ``path`` so readers never see a partial file: a temp file
+    in the same folder, fsync, ``os.replace``. ``mode``: the file's permissions (None keeps mkstemp's
+    0600)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -235,3 +238,8 @@ def atomic_write_json(path: Path, data) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write_json(path: Path, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` so readers never see a partial file."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
