@@ -21,13 +21,13 @@ resource "aws_batch_compute_environment" "ondemand" {
   service_role             = "arn:aws:iam::123456789012:role/AWSBatchServiceRole"
 
   compute_resources {
-    type                = "EC2"
-    instance_type       = ["m5", "m6i", "c5"]
-    instance_role       = "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"
-    min_vcpus           = 0
-    max_vcpus           = 64
-    subnets             = ["subnet-0a1b2c3d4e5f60718"]
-    security_group_ids  = ["sg-0a1b2c3d4e5f60718"]
+    type               = "EC2"
+    instance_type      = ["m5", "m6i", "c5"]
+    instance_role      = "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"
+    min_vcpus          = 0
+    max_vcpus          = 64
+    subnets            = ["subnet-0a1b2c3d4e5f60718"]
+    security_group_ids = ["sg-0a1b2c3d4e5f60718"]
   }
 }
 

@@ -1,9 +1,9 @@
 resource "aws_lambda_function" "fn" {
-  function_name = "fn"
-  role          = "arn:aws:iam::123456789012:role/fn"
-  handler       = "app.handler"
-  runtime       = "python3.12"
-  filename      = "fn.zip"
+  function_name                  = "fn"
+  role                           = "arn:aws:iam::123456789012:role/fn"
+  handler                        = "app.handler"
+  runtime                        = "python3.12"
+  filename                       = "fn.zip"
   reserved_concurrent_executions = 5
 
   environment {

@@ -6,7 +6,7 @@ resource "aws_batch_job_definition" "job" {
     image       = "public.ecr.aws/docker/library/busybox:latest"
     command     = ["sh", "-c", "echo hello"]
     environment = [{ name = "LOG_LEVEL", value = "INFO" }]
-    secrets = [{ name = "DB_PASSWORD", valueFrom = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf" }]
+    secrets     = [{ name = "DB_PASSWORD", valueFrom = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf" }]
     resourceRequirements = [
       { type = "VCPU", value = "1" },
       { type = "MEMORY", value = "2048" },
