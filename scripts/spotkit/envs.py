@@ -7,9 +7,8 @@ Terraform root from the jinja2 templates in ``terraform/templates/``:
 
 * ``backend.tf`` - local state under ``.spotkit/local-<port>/`` for the emulator, S3 otherwise;
 * ``providers.tf`` - the ``aws`` provider; for the emulator every used service endpoint points at
-  :func:`spotkit.aws.emulator_endpoint`, with endpoint key names for the hashicorp/aws major
-  version locked in the root's ``.terraform.lock.hcl`` (3.x: ``cloudwatchevents``,
-  ``cloudwatchlogs``, ``s3_force_path_style``; 4.x/5.x: ``events``, ``logs``, ``s3_use_path_style``);
+  :func:`spotkit.aws.emulator_endpoint` (endpoint keys of hashicorp/aws 5.x and 6.x, the versions
+  the modules accept: ``events``, ``logs``, ``fis``, ``s3_use_path_style``);
 * ``terraform.tfvars.json`` - the root's input variables.
 
 Source for the provider arguments: Terraform AWS provider docs, "Custom Service Endpoints" guide.
@@ -38,15 +37,14 @@ TEMPLATES = ("backend.tf", "providers.tf", "terraform.tfvars.json")
 
 # Services the kit uses (and a few its neighbours use: Step Functions, DynamoDB, SSM, KMS, S3).
 _ENDPOINTS_COMMON = [
-    "autoscaling", "batch", "cloudformation", "cloudwatch", "dynamodb", "ec2", "ecs", "iam", "kms", "lambda", "s3",
-    "sns", "sqs", "ssm", "stepfunctions", "sts",
+    "autoscaling", "batch", "cloudformation", "cloudwatch", "dynamodb", "ec2", "ecs", "events", "fis", "iam", "kms",
+    "lambda", "logs", "s3", "sns", "sqs", "ssm", "stepfunctions", "sts",
 ]
-#: Provider ``endpoints`` keys per hashicorp/aws major version (3.x names EventBridge and
-#: CloudWatch Logs ``cloudwatchevents``/``cloudwatchlogs``; 4.x introduced ``events``/``logs``).
+#: Provider ``endpoints`` keys per hashicorp/aws major version (the modules accept 5.x and 6.x;
+#: both name the services alike). Source: the provider's "Custom Service Endpoints" guide.
 ENDPOINT_KEYS = {
-    3: sorted(_ENDPOINTS_COMMON + ["cloudwatchevents", "cloudwatchlogs"]),
-    4: sorted(_ENDPOINTS_COMMON + ["events", "logs"]),
-    5: sorted(_ENDPOINTS_COMMON + ["events", "logs"]),
+    5: sorted(_ENDPOINTS_COMMON),
+    6: sorted(_ENDPOINTS_COMMON),
 }
 
 
@@ -167,12 +165,12 @@ def locked_aws_version(root_dir: Path) -> str | None:
 
 
 def aws_provider_major(env: Environment) -> int:
-    """Major version of hashicorp/aws the root will run with: the lock file's, else the mirror's (3)
-    or, with ``SPOTKIT_PROVIDER_SOURCE=registry``, 5."""
+    """Major version of hashicorp/aws the root will run with: the lock file's; without a lock, 6
+    with ``SPOTKIT_PROVIDER_SOURCE=registry`` (Terraform picks the newest) and 5 otherwise."""
     version = locked_aws_version(env.root_dir)
     if version:
         return int(version.split(".")[0])
-    return 5 if os.environ.get("SPOTKIT_PROVIDER_SOURCE") == "registry" else 3
+    return 6 if os.environ.get("SPOTKIT_PROVIDER_SOURCE") == "registry" else 5
 
 
 def _check(env: Environment, aws_major: int) -> None:
@@ -200,12 +198,6 @@ def _check(env: Environment, aws_major: int) -> None:
         raise SettingsError(
             f"{env.name}: chaos.require_stop_condition needs chaos.create_stop_condition_alarm: true or "
             "chaos.stop_condition_alarm_arns (an FIS experiment template must not run without a stop condition)")
-    strategy = s.get("compute", {}).get("allocation_strategy")
-    if strategy == "SPOT_PRICE_CAPACITY_OPTIMIZED" and aws_major < 4:
-        raise SettingsError(
-            f"{env.name}: compute.allocation_strategy SPOT_PRICE_CAPACITY_OPTIMIZED is rejected by the locked "
-            f"hashicorp/aws {locked_aws_version(env.root_dir) or '3.x'}; use SPOT_CAPACITY_OPTIMIZED or "
-            "upgrade the provider (terraform init -upgrade) first")
 
 
 def render_files(env: Environment) -> dict[str, str]:

