@@ -146,10 +146,14 @@ resource "aws_iam_role_policy_attachment" "spot_fleet" {
 resource "aws_batch_compute_environment" "spot" {
   count = var.create ? 1 : 0
 
-  compute_environment_name = local.spot_name
-  type                     = "MANAGED"
-  state                    = var.state
-  service_role             = local.service_role_arn
+  # No name argument: Terraform generates a unique one ("terraform-2026..."). The argument is
+  # compute_environment_name on hashicorp/aws 5.x and name on 6.x, so naming it would tie the
+  # module to one major; a generated name is also what lets create_before_destroy build the
+  # replacement beside the old one (names are unique per account and Region). The readable name
+  # is in the Name tag; outputs read the real name from the ARN.
+  type         = "MANAGED"
+  state        = var.state
+  service_role = local.service_role_arn
 
   compute_resources {
     type                = "SPOT"
@@ -168,9 +172,10 @@ resource "aws_batch_compute_environment" "spot" {
     subnets            = var.subnet_ids
     security_group_ids = var.security_group_ids
 
-    # Tags of the instances Batch launches; the compute environment name lets a Spot interruption
-    # be traced back to the compute environment that lost the capacity, and with chaos_opt_in the
-    # opt-in tag makes them eligible for FIS experiments.
+    # Tags of the instances Batch launches; the compute environment's readable name lets a Spot
+    # interruption be traced back to the compute environment that lost the capacity, and with
+    # chaos_opt_in the opt-in tag makes them eligible for FIS experiments. hashicorp/aws >= 5.10
+    # updates these in place (older releases replaced the compute environment).
     tags = merge(var.tags, local.spot_chaos_tags, { Name = local.spot_name, "spotkit:compute-environment" = local.spot_name })
 
     dynamic "launch_template" {
@@ -188,6 +193,10 @@ resource "aws_batch_compute_environment" "spot" {
   depends_on = [aws_iam_role_policy_attachment.service, aws_iam_role_policy_attachment.spot_fleet]
 
   lifecycle {
+    # A change AWS cannot make in place (e.g. instance role, image, type) replaces the compute
+    # environment: the new one is created first and the job queues move to it before the old one
+    # is disabled and deleted, so the queues never point at nothing.
+    create_before_destroy = true
     # Batch itself moves desired vCPUs as jobs come and go; Terraform sets only the initial value.
     ignore_changes = [compute_resources[0].desired_vcpus]
   }
@@ -196,10 +205,10 @@ resource "aws_batch_compute_environment" "spot" {
 resource "aws_batch_compute_environment" "on_demand" {
   count = var.create && var.create_on_demand ? 1 : 0
 
-  compute_environment_name = local.on_demand_name
-  type                     = "MANAGED"
-  state                    = var.state
-  service_role             = local.service_role_arn
+  # Generated name, readable one in the Name tag: see the Spot compute environment.
+  type         = "MANAGED"
+  state        = var.state
+  service_role = local.service_role_arn
 
   compute_resources {
     type                = "EC2"
@@ -231,6 +240,7 @@ resource "aws_batch_compute_environment" "on_demand" {
   depends_on = [aws_iam_role_policy_attachment.service]
 
   lifecycle {
-    ignore_changes = [compute_resources[0].desired_vcpus]
+    create_before_destroy = true
+    ignore_changes        = [compute_resources[0].desired_vcpus]
   }
 }

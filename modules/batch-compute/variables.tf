@@ -2,6 +2,7 @@ variable "create" {
   description = "Whether to create any resource in this module."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "name" {
@@ -13,12 +14,14 @@ variable "tags" {
   description = "Tags for every resource (and, with the compute environment name added, for the EC2 instances Batch launches)."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "state" {
   description = "State of the compute environments: ENABLED or DISABLED."
   type        = string
   default     = "ENABLED"
+  nullable    = false
 
   validation {
     condition     = contains(["ENABLED", "DISABLED"], var.state)
@@ -48,19 +51,20 @@ variable "instance_types" {
   description = "Instance types (or families) the Spot compute environment may launch, e.g. [\"m5.large\", \"m5a.large\", \"m6i.large\"]. More types means more Spot pools to draw from."
   type        = list(string)
   default     = ["m5.large"]
+  nullable    = false
 }
 
 variable "allocation_strategy" {
   description = <<-EOT
     Spot allocation strategy. BEST_FIT (the AWS default when unset) makes Batch request a Spot Fleet,
     which needs the Spot Fleet role; SPOT_CAPACITY_OPTIMIZED and SPOT_PRICE_CAPACITY_OPTIMIZED make
-    Batch use an EC2 Auto Scaling group and need no Spot Fleet role. Real environments should use
-    SPOT_PRICE_CAPACITY_OPTIMIZED, but older hashicorp/aws releases (3.39 among them) reject that
-    name at plan time: with those, use SPOT_CAPACITY_OPTIMIZED. See AWS Batch User Guide,
-    "Allocation strategies for compute resources".
+    Batch use an EC2 Auto Scaling group and need no Spot Fleet role. The default,
+    SPOT_PRICE_CAPACITY_OPTIMIZED, is AWS's recommendation for Spot (fewer interruptions at a
+    low price). See AWS Batch User Guide, "Allocation strategies for compute resources".
   EOT
   type        = string
-  default     = "BEST_FIT"
+  default     = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+  nullable    = false
 
   validation {
     condition     = contains(["BEST_FIT", "BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED"], var.allocation_strategy)
@@ -72,12 +76,14 @@ variable "min_vcpus" {
   description = "Minimum vCPUs kept running (0 lets the compute environment scale to zero)."
   type        = number
   default     = 0
+  nullable    = false
 }
 
 variable "max_vcpus" {
   description = "Maximum vCPUs the Spot compute environment may scale to."
   type        = number
   default     = 16
+  nullable    = false
 }
 
 variable "desired_vcpus" {
@@ -90,6 +96,7 @@ variable "bid_percentage" {
   description = "Maximum Spot price as a percentage of the On-Demand price (1-100). Only used by BEST_FIT; AWS recommends leaving it at 100."
   type        = number
   default     = 100
+  nullable    = false
 
   validation {
     condition     = var.bid_percentage >= 1 && var.bid_percentage <= 100
@@ -119,6 +126,7 @@ variable "launch_template_version" {
   description = "Launch template version ($Latest, $Default or a number); used only with launch_template_id."
   type        = string
   default     = "$Default"
+  nullable    = false
 }
 
 variable "chaos_opt_in" {
@@ -131,6 +139,7 @@ variable "chaos_opt_in" {
   EOT
   type        = bool
   default     = false
+  nullable    = false
 }
 
 ################################################################################
@@ -141,6 +150,7 @@ variable "create_on_demand" {
   description = "Whether to also create an on-demand (EC2) compute environment, e.g. as the fallback entry of a job queue."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "on_demand_instance_types" {
@@ -153,6 +163,7 @@ variable "on_demand_allocation_strategy" {
   description = "Allocation strategy of the on-demand compute environment: BEST_FIT or BEST_FIT_PROGRESSIVE."
   type        = string
   default     = "BEST_FIT_PROGRESSIVE"
+  nullable    = false
 
   validation {
     condition     = contains(["BEST_FIT", "BEST_FIT_PROGRESSIVE"], var.on_demand_allocation_strategy)
@@ -164,12 +175,14 @@ variable "on_demand_min_vcpus" {
   description = "Minimum vCPUs of the on-demand compute environment."
   type        = number
   default     = 0
+  nullable    = false
 }
 
 variable "on_demand_max_vcpus" {
   description = "Maximum vCPUs of the on-demand compute environment."
   type        = number
   default     = 16
+  nullable    = false
 }
 
 ################################################################################
@@ -180,6 +193,7 @@ variable "iam_role_path" {
   description = "Path of the IAM roles this module creates."
   type        = string
   default     = "/"
+  nullable    = false
 }
 
 variable "iam_role_permissions_boundary" {
@@ -192,6 +206,7 @@ variable "create_service_role" {
   description = "Whether to create the Batch service role (AWSBatchServiceRole managed policy). With false and service_role_arn = null, Batch uses its service-linked role AWSServiceRoleForBatch."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "service_role_arn" {
@@ -204,6 +219,7 @@ variable "create_instance_role" {
   description = "Whether to create the ECS instance role and instance profile (AmazonEC2ContainerServiceforEC2Role managed policy)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "instance_profile_arn" {
@@ -216,6 +232,7 @@ variable "create_spot_fleet_role" {
   description = "Whether to create the Spot Fleet role (AmazonEC2SpotFleetTaggingRole managed policy). It is created only when allocation_strategy is BEST_FIT, the only case where Batch uses a Spot Fleet."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "spot_fleet_role_arn" {

@@ -3,8 +3,10 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+  # The data source's id is the Region name on hashicorp/aws 5.x and 6.x; its `name` attribute is
+  # deprecated in 6.x (replaced by `region`, which 5.x lacks).
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
   opt_in_tag_key   = keys(var.opt_in_tag)[0]
@@ -13,60 +15,46 @@ locals {
   # Instances FIS may select: opted in AND launched for this compute environment
   # (modules/batch-compute puts both tags in compute_resources.tags, which Batch copies to the
   # instances; Batch's own AWSBatchServiceTag does not name the compute environment).
-  target_tags = merge(var.opt_in_tag, { "spotkit:compute-environment" = var.compute_environment_name })
+  target_tags = merge(var.opt_in_tag, { "spotkit:compute-environment" = var.compute_environment_readable_name })
 
   create_alarm = var.create && var.create_stop_condition_alarm
   alarm_arns   = concat(var.stop_condition_alarm_arns, aws_cloudwatch_metric_alarm.stop[*].arn)
 
   # FIS requires at least one stop condition; "none" is the explicit "no guard rail" entry.
   stop_conditions = length(local.alarm_arns) > 0 ? [
-    for arn in local.alarm_arns : { Source = "aws:cloudwatch:alarm", Value = arn }
-  ] : [{ Source = "none" }]
+    for arn in local.alarm_arns : { source = "aws:cloudwatch:alarm", value = arn }
+  ] : [{ source = "none", value = null }]
 
-  # AWS::FIS::ExperimentTemplate properties of each template, all but RoleArn (known only after the
-  # role exists); output experiment_templates shows them and the tests read them from the plan.
-  template_names = ["spot-interruption", "terminate-instance"]
+  # Each template: one target, one action on it. Output experiment_templates shows them and the
+  # tests read them from the plan.
   templates = {
     spot-interruption = {
-      Description = "Spot interruption notice (${var.duration_before_interruption} ahead) to ${var.selection_mode} running opted-in Spot instance(s) of ${var.compute_environment_name}"
-      Targets = {
-        SpotInstances = {
-          ResourceType  = "aws:ec2:spot-instance"
-          ResourceTags  = local.target_tags
-          Filters       = [{ Path = "State.Name", Values = ["running"] }]
-          SelectionMode = var.selection_mode
-        }
+      description = "Spot interruption notice (${var.duration_before_interruption} ahead) to ${var.selection_mode} running opted-in Spot instance(s) of ${var.compute_environment_readable_name}"
+      target = {
+        name          = "SpotInstances"
+        resource_type = "aws:ec2:spot-instance"
       }
-      Actions = {
-        spot-interruption = {
-          ActionId    = "aws:ec2:send-spot-instance-interruptions"
-          Description = "Spot interruption notice, then the interruption (the Batch attempt ends: Host EC2 (instance i-...) terminated.)"
-          Parameters  = { durationBeforeInterruption = var.duration_before_interruption }
-          Targets     = { SpotInstances = "SpotInstances" }
-        }
+      action = {
+        name        = "spot-interruption"
+        action_id   = "aws:ec2:send-spot-instance-interruptions"
+        description = "Spot interruption notice, then the interruption (the Batch attempt ends: Host EC2 (instance i-...) terminated.)"
+        target_key  = "SpotInstances"
+        parameters  = { durationBeforeInterruption = var.duration_before_interruption }
       }
-      StopConditions = local.stop_conditions
-      Tags           = merge(var.tags, { Name = "${var.name}-spot-interruption" })
     }
     terminate-instance = {
-      Description = "Terminate ${var.selection_mode} running opted-in instance(s) of ${var.compute_environment_name} without notice"
-      Targets = {
-        Instances = {
-          ResourceType  = "aws:ec2:instance"
-          ResourceTags  = local.target_tags
-          Filters       = [{ Path = "State.Name", Values = ["running"] }]
-          SelectionMode = var.selection_mode
-        }
+      description = "Terminate ${var.selection_mode} running opted-in instance(s) of ${var.compute_environment_readable_name} without notice"
+      target = {
+        name          = "Instances"
+        resource_type = "aws:ec2:instance"
       }
-      Actions = {
-        terminate-instance = {
-          ActionId    = "aws:ec2:terminate-instances"
-          Description = "Terminate the instance(s) at once, without an interruption notice"
-          Targets     = { Instances = "Instances" }
-        }
+      action = {
+        name        = "terminate-instance"
+        action_id   = "aws:ec2:terminate-instances"
+        description = "Terminate the instance(s) at once, without an interruption notice"
+        target_key  = "Instances"
+        parameters  = {}
       }
-      StopConditions = local.stop_conditions
-      Tags           = merge(var.tags, { Name = "${var.name}-terminate-instance" })
     }
   }
 }
@@ -161,32 +149,63 @@ resource "aws_cloudwatch_metric_alarm" "stop" {
 }
 
 ################################################################################
-# Experiment templates: one CloudFormation stack each (hashicorp/aws 3.39 has no
-# aws_fis_experiment_template; see README)
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-fis-experimenttemplate.html
+# Experiment templates
+# https://docs.aws.amazon.com/fis/latest/userguide/experiment-templates.html
 ################################################################################
 
-resource "aws_cloudformation_stack" "template" {
-  #checkov:skip=CKV_AWS_124:Terraform creates, updates and deletes this one-resource stack and fails the apply on a stack failure (on_failure = DELETE); stack-event notifications would only repeat Terraform's own output.
-  for_each = toset(var.create ? local.template_names : [])
+resource "aws_fis_experiment_template" "this" {
+  for_each = var.create ? local.templates : {}
 
-  name       = "${var.name}-${each.key}"
-  on_failure = "DELETE"
-  template_body = jsonencode({
-    AWSTemplateFormatVersion = "2010-09-09"
-    Description              = "FIS experiment template ${var.name}-${each.key} (managed by Terraform, module chaos-fis)"
-    Resources = {
-      ExperimentTemplate = {
-        Type       = "AWS::FIS::ExperimentTemplate"
-        Properties = merge(local.templates[each.key], { RoleArn = aws_iam_role.fis[0].arn })
+  description = each.value.description
+  role_arn    = aws_iam_role.fis[0].arn
+
+  target {
+    name           = each.value.target.name
+    resource_type  = each.value.target.resource_type
+    selection_mode = var.selection_mode
+
+    dynamic "resource_tag" {
+      for_each = local.target_tags
+      content {
+        key   = resource_tag.key
+        value = resource_tag.value
       }
     }
-    Outputs = {
-      # Ref of an AWS::FIS::ExperimentTemplate is its ID (EXT...).
-      TemplateId = { Value = { Ref = "ExperimentTemplate" } }
+
+    filter {
+      path   = "State.Name"
+      values = ["running"]
     }
-  })
-  tags = var.tags
+  }
+
+  action {
+    name        = each.value.action.name
+    action_id   = each.value.action.action_id
+    description = each.value.action.description
+
+    target {
+      key   = each.value.action.target_key # the action's target key (FIS actions reference)
+      value = each.value.target.name
+    }
+
+    dynamic "parameter" {
+      for_each = each.value.action.parameters
+      content {
+        key   = parameter.key
+        value = parameter.value
+      }
+    }
+  }
+
+  dynamic "stop_condition" {
+    for_each = local.stop_conditions
+    content {
+      source = stop_condition.value.source
+      value  = stop_condition.value.value
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 
   # Create the templates after the role's policy: an experiment started right after apply must
   # find the permissions in place.

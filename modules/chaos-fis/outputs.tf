@@ -5,22 +5,22 @@ output "fis_role_arn" {
 
 output "spot_interruption_template_id" {
   description = "ID (EXT...) of the \"spot-interruption\" experiment template: `aws fis start-experiment --experiment-template-id <id>` (null when not created)."
-  value       = try(aws_cloudformation_stack.template["spot-interruption"].outputs["TemplateId"], null)
+  value       = try(aws_fis_experiment_template.this["spot-interruption"].id, null)
 }
 
 output "terminate_instance_template_id" {
   description = "ID (EXT...) of the \"terminate-instance\" experiment template (null when not created)."
-  value       = try(aws_cloudformation_stack.template["terminate-instance"].outputs["TemplateId"], null)
+  value       = try(aws_fis_experiment_template.this["terminate-instance"].id, null)
 }
 
-output "template_stack_ids" {
-  description = "IDs of the CloudFormation stacks holding the experiment templates, by template name."
-  value       = { for k, s in aws_cloudformation_stack.template : k => s.id }
+output "template_ids" {
+  description = "IDs (EXT...) of the experiment templates, by template name (spot-interruption, terminate-instance)."
+  value       = { for k, t in aws_fis_experiment_template.this : k => t.id }
 }
 
 output "experiment_templates" {
-  description = "AWS::FIS::ExperimentTemplate properties of each template (Description, Targets, Actions, StopConditions, Tags; RoleArn is fis_role_arn), by template name."
-  value       = var.create ? local.templates : null
+  description = "What each experiment template holds, by template name: description, target (name, resource_type; selected by target_resource_tags, State.Name running and selection_mode), action (name, action_id, description, target_key, parameters), stop_conditions (source, value); the role is fis_role_arn."
+  value       = var.create ? { for k, t in local.templates : k => merge(t, { selection_mode = var.selection_mode, stop_conditions = local.stop_conditions }) } : null
 }
 
 output "opt_in_tag" {

@@ -34,9 +34,9 @@ resource "aws_batch_job_definition" "this" {
       for_each = var.evaluate_on_exit
       content {
         action           = upper(evaluate_on_exit.value.action)
-        on_status_reason = lookup(evaluate_on_exit.value, "on_status_reason", null)
-        on_reason        = lookup(evaluate_on_exit.value, "on_reason", null)
-        on_exit_code     = lookup(evaluate_on_exit.value, "on_exit_code", null)
+        on_status_reason = evaluate_on_exit.value.on_status_reason
+        on_reason        = evaluate_on_exit.value.on_reason
+        on_exit_code     = evaluate_on_exit.value.on_exit_code
       }
     }
   }

@@ -2,6 +2,7 @@ variable "create" {
   description = "Whether to register the job definition."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "name" {
@@ -18,12 +19,14 @@ variable "command" {
   description = "Container command as an argv list; `Ref::<name>` placeholders are replaced by job parameters."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "vcpus" {
   description = "vCPUs reserved per attempt (resourceRequirements VCPU)."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.vcpus > 0
@@ -35,6 +38,7 @@ variable "memory_mib" {
   description = "Memory reserved per attempt, in MiB (resourceRequirements MEMORY)."
   type        = number
   default     = 2048
+  nullable    = false
 
   validation {
     condition     = var.memory_mib >= 4
@@ -46,12 +50,14 @@ variable "environment" {
   description = "Plain environment variables of the container (visible to anyone who can describe the job: never secrets)."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "parameters" {
   description = "Default job parameters substituted into `Ref::<name>` placeholders of the command; SubmitJob parameters override them."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "job_role_arn" {
@@ -75,12 +81,14 @@ variable "propagate_tags" {
   description = "Whether tags of the job and job definition are propagated to the ECS task."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "retry_attempts" {
   description = "Attempts per job (1-10) under Batch's native retry strategy, counting the first one."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = var.retry_attempts >= 1 && var.retry_attempts <= 10 && floor(var.retry_attempts) == var.retry_attempts
@@ -90,17 +98,23 @@ variable "retry_attempts" {
 
 variable "evaluate_on_exit" {
   description = <<-EOT
-    Ordered retry conditions (at most 5), each a map with `action` (RETRY or EXIT) and at least one of
+    Ordered retry conditions (at most 5), each with `action` (RETRY or EXIT) and at least one of
     `on_status_reason`, `on_reason` (letters, digits, `.`, `:`, spaces and an optional trailing `*`)
     and `on_exit_code` (digits and an optional trailing `*`). The first match decides; when none
     matches, Batch retries. The default retries only Spot host losses ("Host EC2*") and fails
     everything else at once. See AWS Batch User Guide, "Automated job retries".
   EOT
-  type        = list(map(string))
+  type = list(object({
+    action           = string
+    on_status_reason = optional(string)
+    on_reason        = optional(string)
+    on_exit_code     = optional(string)
+  }))
   default = [
     { action = "RETRY", on_status_reason = "Host EC2*" },
     { action = "EXIT", on_reason = "*" },
   ]
+  nullable = false
 
   validation {
     condition     = length(var.evaluate_on_exit) <= 5
@@ -108,15 +122,15 @@ variable "evaluate_on_exit" {
   }
 
   validation {
-    condition     = alltrue([for c in var.evaluate_on_exit : contains(["RETRY", "EXIT"], upper(lookup(c, "action", "")))])
+    condition     = alltrue([for c in var.evaluate_on_exit : contains(["RETRY", "EXIT"], upper(c.action))])
     error_message = "Every evaluate_on_exit entry needs action RETRY or EXIT."
   }
 
   validation {
     condition = alltrue([for c in var.evaluate_on_exit : alltrue([
-      for k in ["on_status_reason", "on_reason"] : can(regex("^[A-Za-z0-9.: ]*\\*?$", lookup(c, k, "")))
-      ]) && can(regex("^[0-9]*\\*?$", lookup(c, "on_exit_code", "")))
-      && length(setintersection(keys(c), ["on_status_reason", "on_reason", "on_exit_code"])) > 0
+      for v in [c.on_status_reason, c.on_reason] : can(regex("^[A-Za-z0-9.: ]*\\*?$", coalesce(v, "x")))
+      ]) && can(regex("^[0-9]*\\*?$", coalesce(c.on_exit_code, "0")))
+      && (c.on_status_reason != null || c.on_reason != null || c.on_exit_code != null)
     ])
     error_message = "Each evaluate_on_exit entry needs on_status_reason, on_reason or on_exit_code; reasons allow only letters, digits, '.', ':', spaces and a trailing '*', exit codes only digits and a trailing '*'."
   }
@@ -126,4 +140,5 @@ variable "tags" {
   description = "Tags for the job definition."
   type        = map(string)
   default     = {}
+  nullable    = false
 }

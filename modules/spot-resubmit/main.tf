@@ -3,8 +3,10 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+  # The data source's id is the Region name on hashicorp/aws 5.x and 6.x; its `name` attribute is
+  # deprecated in 6.x (replaced by `region`, which 5.x lacks).
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
   create_alert_topic = var.create && var.create_alert_topic
@@ -24,26 +26,20 @@ locals {
 
   # Names and ARNs built from inputs, not from resource attributes, where a policy needs them
   # before the resource exists (the key policy names the queues and alarms that use the key).
-  rule_name         = "${var.name}-failed"
-  rule_arn          = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
-  events_queue_name = "${var.name}-events"
-  dlq_name          = "${var.name}-dlq"
-  queue_arn_prefix  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
-  alarm_arn_pattern = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
+  rule_name          = "${var.name}-failed"
+  runnable_rule_name = "${var.name}-runnable-timeout"
+  runnable_rule_arn  = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.runnable_rule_name}"
+  rule_arn           = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  events_queue_name  = "${var.name}-events"
+  dlq_name           = "${var.name}-dlq"
+  queue_arn_prefix   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
+  alarm_arn_pattern  = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
 
   # AWS recommends a visibility timeout of at least six times the function timeout, so a batch
   # throttled behind an earlier one is not redelivered while it waits; the batching window holds
   # received messages too. Lambda Developer Guide, "Creating and configuring an Amazon SQS event
   # source mapping".
   events_visibility_timeout_seconds = 6 * var.lambda_timeout + var.maximum_batching_window_seconds
-
-  # AWS rejects an SQS mapping with BatchSize > 10 and no batching window. Terraform 1.0 variable
-  # validations cannot compare two variables, so this local fails the plan instead (Terraform
-  # evaluates every local, used or not).
-  # tflint-ignore: terraform_unused_declarations
-  batching_window_check = var.batch_size > 10 && var.maximum_batching_window_seconds < 1 ? tobool(
-    "maximum_batching_window_seconds must be at least 1 when batch_size is above 10 (AWS Lambda rule for SQS event sources)."
-  ) : true
 
   fallback_job_queue_arns = var.fallback_job_queue_arn == null ? [] : [var.fallback_job_queue_arn]
   # Every queue a lineage may run in: the rule watches them and the function may submit to them.
@@ -117,8 +113,8 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # EventBridge encrypts what it sends to the events queue and to the DLQ: only for this rule,
-  # and only for these two queues (SQS puts the queue ARN in the encryption context).
+  # EventBridge encrypts what it sends to the events queue and to the DLQ: only for this module's
+  # rules, and only for these two queues (SQS puts the queue ARN in the encryption context).
   statement {
     sid       = "EventBridgeToTheQueues"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
@@ -130,12 +126,31 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [local.rule_arn]
+      values   = local.create_runnable_alert ? [local.rule_arn, local.runnable_rule_arn] : [local.rule_arn]
     }
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:aws:sqs:arn"
       values   = ["${local.queue_arn_prefix}:${local.events_queue_name}", "${local.queue_arn_prefix}:${local.dlq_name}"]
+    }
+  }
+
+  # EventBridge publishes the RUNNABLE-timeout alert to the (encrypted) alert topic: that rule only.
+  dynamic "statement" {
+    for_each = local.create_runnable_alert ? [1] : []
+    content {
+      sid       = "EventBridgeToTheAlertTopic"
+      actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [local.runnable_rule_arn]
+      }
     }
   }
 
@@ -237,7 +252,8 @@ data "aws_iam_policy_document" "queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.failed[0].arn]
+      # The DLQ also takes what the RUNNABLE-timeout rule could not deliver to the alert topic.
+      values = each.key == "dlq" && local.create_runnable_alert ? [aws_cloudwatch_event_rule.failed[0].arn, local.runnable_rule_arn] : [aws_cloudwatch_event_rule.failed[0].arn]
     }
   }
 }
@@ -518,56 +534,134 @@ resource "aws_cloudwatch_event_target" "events_queue" {
 
 ################################################################################
 # Event source mapping: events queue -> function, in batches, with partial batch responses
-#
-# Why a CloudFormation stack and not aws_lambda_event_source_mapping: the module supports
-# hashicorp/aws 3.39 through 5.x, and 3.39's aws_lambda_event_source_mapping has neither
-# function_response_types (ReportBatchItemFailures) nor scaling_config (MaximumConcurrency); both
-# arrived in later provider releases (`terraform providers schema -json` shows the difference).
-# Terraform rejects an unknown argument even in a resource with count = 0, so no
-# aws_lambda_event_source_mapping block is valid on both ends of the range. CloudFormation's
-# AWS::Lambda::EventSourceMapping takes every setting on every provider version: a change of
-# BatchSize, MaximumBatchingWindowInSeconds, FunctionResponseTypes, ScalingConfig or Enabled
-# updates the mapping in place (same UUID); another queue or function replaces it.
-# Trade-offs: whoever runs Terraform also needs the lambda:*EventSourceMapping and
-# cloudformation:*Stack permissions CloudFormation uses, and Terraform compares only the template:
-# a mapping changed outside CloudFormation is not reported as drift.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 ################################################################################
 
-resource "aws_cloudformation_stack" "event_source_mapping" {
-  #checkov:skip=CKV_AWS_124:Terraform creates, updates and deletes this one-resource stack and fails the apply on a stack failure (on_failure = DELETE); stack-event notifications would only repeat Terraform's own output.
+resource "aws_lambda_event_source_mapping" "this" {
   count = var.create ? 1 : 0
 
-  name       = "${var.name}-event-source-mapping"
-  on_failure = "DELETE"
-  template_body = jsonencode({
-    AWSTemplateFormatVersion = "2010-09-09"
-    Description              = "SQS ${local.events_queue_name} -> Lambda ${var.name} (managed by Terraform, module spot-resubmit)"
-    Resources = {
-      EventSourceMapping = {
-        Type = "AWS::Lambda::EventSourceMapping"
-        Properties = merge(
-          {
-            EventSourceArn                 = aws_sqs_queue.events[0].arn
-            FunctionName                   = aws_lambda_function.this[0].function_name
-            BatchSize                      = var.batch_size
-            MaximumBatchingWindowInSeconds = var.maximum_batching_window_seconds
-            FunctionResponseTypes          = ["ReportBatchItemFailures"]
-            Enabled                        = var.event_source_mapping_enabled
-          },
-          var.maximum_concurrency == null ? {} : { ScalingConfig = { MaximumConcurrency = var.maximum_concurrency } },
-        )
-      }
+  event_source_arn                   = aws_sqs_queue.events[0].arn
+  function_name                      = aws_lambda_function.this[0].arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_seconds
+  enabled                            = var.event_source_mapping_enabled
+  # The function returns the records it could not handle (batchItemFailures); only those go
+  # back to the queue, and after max_receive_count receives to the DLQ.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  dynamic "scaling_config" {
+    for_each = var.maximum_concurrency == null ? [] : [var.maximum_concurrency]
+    content {
+      maximum_concurrency = scaling_config.value
     }
-    Outputs = {
-      # Ref of an AWS::Lambda::EventSourceMapping is its UUID.
-      UUID = { Value = { Ref = "EventSourceMapping" } }
-    }
-  })
+  }
+
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.batch_size <= 10 || var.maximum_batching_window_seconds >= 1
+      error_message = "maximum_batching_window_seconds must be at least 1 when batch_size is above 10 (AWS Lambda rule for SQS event sources)."
+    }
+  }
 
   # AWS checks, when the mapping is created, that the function's role may read the queue.
   depends_on = [aws_iam_role_policy.lambda]
+}
+
+################################################################################
+# RUNNABLE timeouts -> the alert topic
+#
+# A job that Batch cancelled after runnable_time_limit_actions (modules/job-queue) ends FAILED with
+# statusReason "Canceled by JobStateTimeLimit action due to reason: <reason>". It was never lost to
+# Spot, so the function does not resubmit it: somebody has to know.
+# https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable.html
+################################################################################
+
+locals {
+  create_runnable_alert = var.create && var.alert_on_runnable_timeout && (local.create_alert_topic || var.alert_topic_arn != null)
+}
+
+resource "aws_cloudwatch_event_rule" "runnable_timeout" {
+  count = local.create_runnable_alert ? 1 : 0
+
+  name        = local.runnable_rule_name
+  description = "Jobs of ${var.name}'s queues cancelled by a job queue's RUNNABLE time limit (no capacity, or a compute environment that cannot run them)"
+  event_pattern = jsonencode({
+    source      = ["aws.batch"]
+    detail-type = ["Batch Job State Change"]
+    detail = merge(
+      { status = ["FAILED"], statusReason = [{ prefix = "Canceled by JobStateTimeLimit action" }] },
+      var.restrict_to_job_queues ? { jobQueue = local.all_job_queue_arns } : {},
+    )
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "runnable_timeout" {
+  count = local.create_runnable_alert ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.runnable_timeout[0].name
+  target_id = "alert-topic"
+  arn       = local.alert_topic_arn
+
+  input_transformer {
+    input_paths = {
+      job    = "$.detail.jobName"
+      id     = "$.detail.jobId"
+      queue  = "$.detail.jobQueue"
+      reason = "$.detail.statusReason"
+    }
+    input_template = "\"spotkit: job <job> (<id>) in <queue> was cancelled while RUNNABLE: <reason>. It was not resubmitted.\""
+  }
+
+  retry_policy {
+    maximum_event_age_in_seconds = var.event_max_age_seconds
+    maximum_retry_attempts       = var.event_max_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq[0].arn
+  }
+}
+
+# The created alert topic accepts the rule's notifications (a topic passed in needs the same
+# statement in its own policy).
+data "aws_iam_policy_document" "alert_topic" {
+  count = local.create_runnable_alert && local.create_alert_topic ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeRunnableTimeouts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts[0].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.runnable_rule_arn]
+    }
+  }
+
+  # The topic's default policy: the owning account manages and publishes.
+  statement {
+    sid       = "Owner"
+    actions   = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:DeleteTopic"]
+    resources = [aws_sns_topic.alerts[0].arn]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  count = local.create_runnable_alert && local.create_alert_topic ? 1 : 0
+
+  arn    = aws_sns_topic.alerts[0].arn
+  policy = data.aws_iam_policy_document.alert_topic[0].json
 }
 
 ################################################################################

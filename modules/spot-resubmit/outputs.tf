@@ -48,14 +48,9 @@ output "kms_key_arn" {
   value       = var.create ? local.kms_key_arn : null
 }
 
-output "event_source_mapping_stack_id" {
-  description = "ID of the CloudFormation stack holding the event source mapping (events queue -> function)."
-  value       = try(aws_cloudformation_stack.event_source_mapping[0].id, null)
-}
-
 output "event_source_mapping_uuid" {
   description = "UUID of the event source mapping (the stack's UUID output), e.g. for `aws lambda get-event-source-mapping --uuid`."
-  value       = try(aws_cloudformation_stack.event_source_mapping[0].outputs["UUID"], null)
+  value       = try(aws_lambda_event_source_mapping.this[0].uuid, null)
 }
 
 output "alarm_names" {
@@ -104,4 +99,9 @@ output "idempotency_table_name" {
 output "idempotency_table_arn" {
   description = "ARN of the DynamoDB idempotency table in use (null when idempotency is off)."
   value       = var.create ? local.idempotency_table_arn : null
+}
+
+output "runnable_timeout_rule_name" {
+  description = "Name of the EventBridge rule that announces RUNNABLE-time-limit cancellations on the alert topic (null when not created)."
+  value       = try(aws_cloudwatch_event_rule.runnable_timeout[0].name, null)
 }

@@ -2,6 +2,7 @@ variable "create" {
   description = "Whether to create any resource in this module."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "name" {
@@ -13,6 +14,7 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 ################################################################################
@@ -39,10 +41,18 @@ variable "job_definition_arns" {
   }
 }
 
+variable "alert_on_runnable_timeout" {
+  description = "Whether jobs of these queues that Batch cancelled after a RUNNABLE time limit (statusReason \"Canceled by JobStateTimeLimit action ...\"; modules/job-queue runnable_time_limit_actions) are announced on the alert topic. Needs an alert topic; a topic passed in as alert_topic_arn must allow events.amazonaws.com to publish."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "restrict_to_job_queues" {
   description = "Whether the EventBridge rule matches only failures in job_queue_arns (detail.jobQueue); false matches every queue in the account and Region."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "fallback_job_queue_arn" {
@@ -55,6 +65,7 @@ variable "fallback_after_spot_losses" {
   description = "The K-th (and every later) Spot loss of one lineage is resubmitted to fallback_job_queue_arn instead of the original queue (SPOTKIT_FALLBACK_AFTER_LOSSES, whole number >= 1). Ignored without a fallback queue."
   type        = number
   default     = 2
+  nullable    = false
 
   validation {
     condition     = var.fallback_after_spot_losses >= 1 && floor(var.fallback_after_spot_losses) == var.fallback_after_spot_losses
@@ -66,6 +77,7 @@ variable "max_resubmissions" {
   description = "How many times one lineage of a job may be resubmitted after Spot loss (SPOTKIT_MAX_RESUBMISSIONS)."
   type        = number
   default     = 3
+  nullable    = false
 
   validation {
     condition     = var.max_resubmissions >= 0 && floor(var.max_resubmissions) == var.max_resubmissions
@@ -86,18 +98,26 @@ variable "lambda_handler" {
   description = "Function handler (module.function)."
   type        = string
   default     = "app.handler"
+  nullable    = false
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime, e.g. \"python3.12\". Not validated here on purpose: hashicorp/aws 3.39 only knows runtimes up to python3.8, so the local emulator environment passes \"python3.8\" while real environments use \"python3.12\"."
+  description = "Lambda runtime: python3.9 to python3.13 (python3.13, the newest that hashicorp/aws 5.x and Lambda both accept, is the default; the function's code supports python3.9 and later)."
   type        = string
-  default     = "python3.12"
+  default     = "python3.13"
+  nullable    = false
+
+  validation {
+    condition     = contains(["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "The lambda_runtime must be python3.9, python3.10, python3.11, python3.12 or python3.13."
+  }
 }
 
 variable "lambda_timeout" {
   description = "Function timeout, in seconds (1-900)."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900
@@ -109,6 +129,7 @@ variable "lambda_memory_mib" {
   description = "Function memory, in MiB (128-10240)."
   type        = number
   default     = 256
+  nullable    = false
 
   validation {
     condition     = var.lambda_memory_mib >= 128 && var.lambda_memory_mib <= 10240
@@ -126,6 +147,7 @@ variable "tracing_mode" {
   description = "X-Ray tracing mode: Active or PassThrough."
   type        = string
   default     = "Active"
+  nullable    = false
 
   validation {
     condition     = contains(["Active", "PassThrough"], var.tracing_mode)
@@ -137,6 +159,7 @@ variable "log_level" {
   description = "Powertools log level (POWERTOOLS_LOG_LEVEL): DEBUG, INFO, WARNING, ERROR or CRITICAL."
   type        = string
   default     = "INFO"
+  nullable    = false
 
   validation {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
@@ -148,6 +171,7 @@ variable "metrics_namespace" {
   description = "CloudWatch namespace of the function's embedded-metric-format metrics (POWERTOOLS_METRICS_NAMESPACE); the budget-exhausted alarm reads it."
   type        = string
   default     = "spotkit"
+  nullable    = false
 
   validation {
     condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !can(regex("^AWS/", var.metrics_namespace))
@@ -159,6 +183,7 @@ variable "environment_variables" {
   description = "Extra environment variables for the function. Plain text: never secrets (read those from SSM/Secrets Manager at run time)."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "lambda_kms_key_arn" {
@@ -171,6 +196,7 @@ variable "log_retention_days" {
   description = "Retention of the function's log group, in days (0: never expire)."
   type        = number
   default     = 30
+  nullable    = false
 }
 
 variable "log_kms_key_arn" {
@@ -187,6 +213,7 @@ variable "event_max_age_seconds" {
   description = "How long EventBridge keeps retrying delivery of one event to the events queue, in seconds (60-86400), before sending it to the DLQ."
   type        = number
   default     = 3600
+  nullable    = false
 
   validation {
     condition     = var.event_max_age_seconds >= 60 && var.event_max_age_seconds <= 86400
@@ -198,6 +225,7 @@ variable "event_max_retry_attempts" {
   description = "How many times EventBridge retries delivery of one event to the events queue (0-185) before sending it to the DLQ."
   type        = number
   default     = 185
+  nullable    = false
 
   validation {
     condition     = var.event_max_retry_attempts >= 0 && var.event_max_retry_attempts <= 185
@@ -209,6 +237,7 @@ variable "events_message_retention_seconds" {
   description = "How long a FAILED-job event waits in the events queue for the function, in seconds (60-1209600). Keep it below dlq_message_retention_seconds: a message moved to the DLQ keeps its original enqueue time."
   type        = number
   default     = 345600
+  nullable    = false
 
   validation {
     condition     = var.events_message_retention_seconds >= 60 && var.events_message_retention_seconds <= 1209600
@@ -220,6 +249,7 @@ variable "max_receive_count" {
   description = "Receives of one message from the events queue before SQS moves it to the DLQ (redrive policy maxReceiveCount, 1-1000). Each receive is one attempt of the function on that record."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
@@ -231,6 +261,7 @@ variable "batch_size" {
   description = "Most records the event source mapping passes to one invocation (BatchSize, 1-10000). Above 10, maximum_batching_window_seconds must be at least 1."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
@@ -242,6 +273,7 @@ variable "maximum_batching_window_seconds" {
   description = "How long the event source mapping gathers records before invoking, in seconds (MaximumBatchingWindowInSeconds, 0-300; 0: invoke with what one poll returns). Grouping reclaimed children of one array job into one resubmission needs them in one batch, so a few seconds help."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.maximum_batching_window_seconds >= 0 && var.maximum_batching_window_seconds <= 300 && floor(var.maximum_batching_window_seconds) == var.maximum_batching_window_seconds
@@ -264,6 +296,7 @@ variable "submit_job_rate_per_second" {
   description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter: lower it to leave them headroom). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); null or no maximum_concurrency: unpaced, throttled calls are backed off and retried."
   type        = number
   default     = 50
+  nullable    = false
 
   validation {
     condition     = var.submit_job_rate_per_second == null || try(var.submit_job_rate_per_second > 0, false)
@@ -275,12 +308,14 @@ variable "event_source_mapping_enabled" {
   description = "Whether the event source mapping polls the events queue (false: events wait in the queue, e.g. while draining or debugging)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "dlq_message_retention_seconds" {
   description = "How long events EventBridge could not deliver, events the function failed max_receive_count times, and failed direct invocations stay in the DLQ, in seconds (60-1209600)."
   type        = number
   default     = 1209600
+  nullable    = false
 
   validation {
     condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
@@ -302,6 +337,7 @@ variable "create_kms_key" {
   description = "Whether to create the customer managed KMS key (alias \"alias/<name>\") that encrypts the events queue, the DLQ and the created alert topic. Its policy lets events.amazonaws.com (this rule only) and cloudwatch.amazonaws.com (this module's alarms only) use it; IAM policies of the account govern everyone else. False uses kms_key_arn."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "kms_key_arn" {
@@ -314,12 +350,14 @@ variable "kms_key_enable_rotation" {
   description = "Whether AWS KMS rotates the created key's material every year."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "kms_key_deletion_window_in_days" {
   description = "Waiting period before the created key is deleted after destroy, in days (7-30)."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30
@@ -335,6 +373,7 @@ variable "create_idempotency_table" {
   description = "Whether to create the DynamoDB idempotency table (SPOTKIT_IDEMPOTENCY_TABLE); false uses idempotency_table_name, or runs without idempotency when that is null."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "idempotency_table_name" {
@@ -347,6 +386,7 @@ variable "idempotency_ttl_seconds" {
   description = "How long the record of one resubmission is kept, in seconds (SPOTKIT_IDEMPOTENCY_TTL_SECONDS, 300-2592000). A duplicate of the FAILED event that arrives later is resubmitted again, so keep it above event_max_age_seconds plus the time an event may wait in the events queue (max_receive_count x its visibility timeout while the mapping runs, up to events_message_retention_seconds while it is disabled)."
   type        = number
   default     = 86400
+  nullable    = false
 
   validation {
     condition     = var.idempotency_ttl_seconds >= 300 && var.idempotency_ttl_seconds <= 2592000 && floor(var.idempotency_ttl_seconds) == var.idempotency_ttl_seconds
@@ -364,6 +404,7 @@ variable "idempotency_table_point_in_time_recovery" {
   description = "Whether the created idempotency table has point-in-time recovery (continuous backups)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 ################################################################################
@@ -374,6 +415,7 @@ variable "create_alert_topic" {
   description = "Whether to create the SNS alert topic (\"<name>-alerts\"); false uses alert_topic_arn."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "alert_topic_arn" {
@@ -392,12 +434,14 @@ variable "create_alarms" {
   description = "Whether to create the CloudWatch alarms (DLQ not empty, budget exhausted, and with events_oldest_message_alarm_seconds the events queue backlog), notifying the alert topic."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "alarm_period_seconds" {
   description = "Period of every alarm, in seconds (60 or a multiple of 60)."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0
@@ -409,6 +453,7 @@ variable "events_oldest_message_alarm_seconds" {
   description = "Alarm when the oldest message of the events queue is at least this old, in seconds (ApproximateAgeOfOldestMessage; null: no such alarm). Records the function keeps failing stay up to max_receive_count x the queue's visibility timeout, so set it above that."
   type        = number
   default     = 3600
+  nullable    = false
 
   validation {
     condition     = var.events_oldest_message_alarm_seconds == null || try(var.events_oldest_message_alarm_seconds >= 60, false)
@@ -424,6 +469,7 @@ variable "iam_role_path" {
   description = "Path of the function's IAM role."
   type        = string
   default     = "/"
+  nullable    = false
 }
 
 variable "iam_role_permissions_boundary" {

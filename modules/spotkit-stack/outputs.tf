@@ -38,6 +38,11 @@ output "compute_environment_name" {
   value       = module.compute.spot_compute_environment_name
 }
 
+output "compute_environment_readable_name" {
+  description = "Readable name of the Spot compute environment (its Name tag, and the spotkit:compute-environment tag of its instances); the name itself is generated."
+  value       = module.compute.spot_compute_environment_readable_name
+}
+
 output "on_demand_compute_environment_arn" {
   description = "ARN of the on-demand compute environment (null when not created)."
   value       = module.compute.on_demand_compute_environment_arn
@@ -91,11 +96,6 @@ output "resubmit_events_queue_arn" {
 output "resubmit_event_source_mapping_uuid" {
   description = "UUID of the event source mapping from the events queue to the resubmit function."
   value       = module.resubmit.event_source_mapping_uuid
-}
-
-output "resubmit_event_source_mapping_stack_id" {
-  description = "ID of the CloudFormation stack holding the event source mapping."
-  value       = module.resubmit.event_source_mapping_stack_id
 }
 
 output "resubmit_kms_key_arn" {

@@ -3,12 +3,12 @@
 # `spotkit env render --env local` (git-ignored); edit settings.yaml, not them.
 
 terraform {
-  required_version = ">= 1.0"
+  required_version = ">= 1.5"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 3.39, < 6.0"
+      version = ">= 5.77.0, < 7.0"
     }
   }
 }

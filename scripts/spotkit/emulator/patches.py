@@ -25,6 +25,12 @@ Each hook says what moto does, what AWS does, and what the hook changes:
   follows demand (:mod:`spotkit.emulator.capacity`); an omitted ``state`` is ENABLED.
 * ``BatchBackend.create_job_queue`` (moto: "state must be provided") → ``state`` is optional, as in
   AWS's API reference, and ENABLED when omitted (the default is assumed, not verified).
+* ``BatchResponse.createjobqueue`` / ``updatejobqueue`` / ``JobQueue.describe`` (moto: drops
+  ``jobStateTimeLimitActions``, so hashicorp/aws 5.x, which reads them back, plans the
+  ``job_state_time_limit_action`` blocks again after every apply) → validated as the API reference
+  documents them (:func:`validate_time_limit_actions`), kept on the queue (UpdateJobQueue replaces
+  them when given) and returned by DescribeJobQueues. Acting on them (cancelling a job stuck in
+  RUNNABLE) is not modelled: the emulator has no capacity shortage to get stuck on.
 * ``SpotFleetRequest.terminate_instances`` (moto: forgets to lower fulfilled capacity, so a
   fleet cut to 0 never relaunches) → keeps fulfilled capacity true.
 * ``SpotFleetRequest.spot_fleet_request_config`` (moto: no ``Type``) → reports the request type
@@ -373,6 +379,43 @@ def validate_submit_job(backend, param: Callable[[str], Any]):
     return jd
 
 
+#: JobStateTimeLimitAction, AWS Batch API Reference: action CANCEL (TERMINATE only for SageMaker
+#: Training service environments, which the emulator has none of), state RUNNABLE, maxTimeSeconds
+#: 600-86,400, reason required.
+TIME_LIMIT_SECONDS = (600, 86400)
+
+
+def validate_time_limit_actions(actions: Any) -> list:
+    """Check CreateJobQueue/UpdateJobQueue ``jobStateTimeLimitActions``; return them as given.
+
+    Shape: a list of ``{"reason": str, "state": "RUNNABLE", "maxTimeSeconds": int (600-86,400),
+    "action": "CANCEL"}``. Source: AWS Batch API Reference, "JobStateTimeLimitAction".
+
+    Raises:
+        ClientException: (HTTP 400) a field is missing or out of range (messages assumed, not
+            verified: no capture of AWS's text).
+    """
+    if actions is None:
+        return []
+    if not isinstance(actions, list):
+        raise ClientException("jobStateTimeLimitActions must be a list")
+    low, high = TIME_LIMIT_SECONDS
+    for i, a in enumerate(actions):
+        where = f"jobStateTimeLimitActions[{i}]"
+        if not isinstance(a, dict):
+            raise ClientException(f"{where} must be an object")
+        missing = [k for k in ("reason", "state", "maxTimeSeconds", "action") if a.get(k) in (None, "")]
+        if missing:
+            raise ClientException(f"{where}: {', '.join(missing)} must be provided")
+        if a["state"] != "RUNNABLE":
+            raise ClientException(f"{where}.state {a['state']} must be RUNNABLE")
+        if a["action"] != "CANCEL":
+            raise ClientException(f"{where}.action {a['action']} must be CANCEL for an ECS job queue")
+        if not isinstance(a["maxTimeSeconds"], int) or not low <= a["maxTimeSeconds"] <= high:
+            raise ClientException(f"{where}.maxTimeSeconds must be between {low} and {high}")
+    return copy.deepcopy(actions)
+
+
 def _status_get(self):
     return self.__dict__.get("_status")
 
@@ -470,6 +513,35 @@ def install() -> None:
                                      compute_env_order, tags)
 
     batch_models.BatchBackend.create_job_queue = create_job_queue
+
+    original_create_queue_response = batch_responses.BatchResponse.createjobqueue
+    original_update_queue_response = batch_responses.BatchResponse.updatejobqueue
+    original_queue_describe = batch_models.JobQueue.describe
+
+    def createjobqueue(self) -> str:
+        actions = validate_time_limit_actions(self._get_param("jobStateTimeLimitActions"))
+        body = original_create_queue_response(self)
+        queue = self.batch_backend.get_job_queue(json.loads(body)["jobQueueArn"])
+        queue.__dict__["_sk_time_limit_actions"] = actions
+        return body
+
+    def updatejobqueue(self) -> str:
+        given = self._get_param("jobStateTimeLimitActions")
+        actions = validate_time_limit_actions(given)
+        body = original_update_queue_response(self)
+        if given is not None:
+            queue = self.batch_backend.get_job_queue(json.loads(body)["jobQueueArn"])
+            queue.__dict__["_sk_time_limit_actions"] = actions
+        return body
+
+    def queue_describe(self) -> dict:
+        out = original_queue_describe(self)
+        out["jobStateTimeLimitActions"] = copy.deepcopy(self.__dict__.get("_sk_time_limit_actions", []))
+        return out
+
+    batch_responses.BatchResponse.createjobqueue = createjobqueue
+    batch_responses.BatchResponse.updatejobqueue = updatejobqueue
+    batch_models.JobQueue.describe = queue_describe
 
     original_update_ce = batch_models.BatchBackend.update_compute_environment
 
