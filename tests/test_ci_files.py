@@ -91,7 +91,7 @@ def test_no_stored_aws_keys_anywhere_in_github_dir():
 
 def test_ci_triggers_and_jobs(ci):
     assert {"pull_request", "push"} <= set(_on(ci))
-    assert {"lint", "validate", "scan", "test", "plan"} <= set(ci["jobs"])
+    assert {"lint", "validate", "provider-matrix", "scan", "test", "plan"} <= set(ci["jobs"])
     lint = ci["jobs"]["lint"]
     assert "terraform fmt -check" in _runs(lint)
     assert "ruff check" in _runs(lint)
@@ -109,6 +109,27 @@ def test_validate_covers_every_environment(ci):
     runs = _runs(job)
     assert "spotkit env render" in runs and "init -backend=false" in runs and "terraform validate" in runs
     assert _uses(job, "hashicorp/setup-terraform")
+
+
+def test_provider_matrix_validates_everything_on_latest_5_and_6(ci):
+    """Real terraform validate on the newest hashicorp/aws 5.x and 6.x (docs/providers.md, "The 6.x check")."""
+    job = ci["jobs"]["provider-matrix"]
+    assert job["strategy"]["matrix"]["aws"] == ["~> 5.0", "~> 6.0"]
+    assert job["strategy"]["fail-fast"] is False
+    assert _uses(job, "hashicorp/setup-terraform")
+    steps = {s.get("name", ""): s for s in _steps(job)}
+    override = next(s for n, s in steps.items() if n.startswith("override the hashicorp/aws constraint"))
+    assert override["env"]["AWS_CONSTRAINT"] == "${{ matrix.aws }}"
+    # an *_override.tf in every module, example and root: its required_providers entry replaces the base one
+    assert re.search(r"for d in modules/\*/ examples/\*/ terraform/\*/", override["run"])
+    assert 'spotkit_ci_override.tf"' in override["run"] and 'source  = "hashicorp/aws"' in override["run"]
+    assert "required_providers" in override["run"] and 'version = "%s"' in override["run"]
+    runs = _runs(job)
+    assert "init -backend=false" in runs and "terraform -chdir=\"$d\" validate" in runs
+    assert "spotkit env render" in runs and ".terraform.lock.hcl" in runs  # roots rendered for the registry provider
+    # every folder the override step writes is one the validate step visits
+    loop = re.search(r"for d in (.+?); do", override["run"]).group(1)
+    assert f"for d in {loop}; do" in next(s["run"] for n, s in steps.items() if n.startswith("terraform init"))
 
 
 def test_scan_uploads_sarif_to_code_scanning(ci):

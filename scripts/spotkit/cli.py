@@ -21,6 +21,8 @@ _SUBCOMMANDS = {
               "Benchmarks on the local emulator: burst, array regrouping, API calls, cold import."),
     "scan": ("spotkit.scan:scan_cmd",
              "checkov over the kit's Terraform (or PATH ...), offline, with spotkit's Spot policies."),
+    "provider-check": ("spotkit.provider_check:provider_check_cmd",
+                       "Check the Terraform against the hashicorp/aws 6.x (or real 5.100.0) schema, offline."),
     "classify": ("spotkit.classify_cli:classify_cmd",
                  "Would a job failed with this statusReason be resubmitted? (decision + matched glob)"),
 }
