@@ -1,6 +1,6 @@
 """Terraform itself on the committed code: fmt, validate of every root, module input validation.
 
-Uses the offline toolchain (`spotkit setup`: Terraform + hashicorp/aws 3.39.0 mirror). Works on a
+Uses the toolchain (`spotkit setup`: Terraform >= 1.5 + hashicorp/aws >= 5.77 from a mirror or the registry). Works on a
 copy of modules/ and terraform/ so the checkout's .terraform/ folders are left alone.
 """
 
@@ -65,15 +65,21 @@ def test_root_validates_with_rendered_files(terraform, tree, name, monkeypatch):
     root = envs.render(name)
     # Rendered files must be fmt-clean too: `terraform fmt -check -recursive` runs over them.
     assert terraform(["fmt", "-check", "-diff", "."], cwd=root, check=False).returncode == 0
-    terraform(["init", "-backend=false", "-input=false", "-lockfile=readonly", "-no-color"], cwd=root)
+    # A committed lock file (the local root's) must hold what the configuration needs; dev and
+    # prod commit none: their users lock the provider they install (docs/providers.md).
+    lock = ["-lockfile=readonly"] if (REPO / "terraform" / name / ".terraform.lock.hcl").exists() else []
+    assert bool(lock) == (name == "local")
+    terraform(["init", "-backend=false", "-input=false", *lock, "-no-color"], cwd=root)
     proc = terraform(["validate", "-no-color"], cwd=root)
     assert "The configuration is valid" in proc.stdout
 
 
-def _plan_module(terraform, tmp_path, module: str, arguments: str):
+def _plan_module(terraform, tmp_path, module: str, arguments: str, sts: str = "http://127.0.0.1:9"):
     """`terraform plan` a throwaway root calling ``module``; no AWS call is made before validation.
 
-    Data sources that call AWS (aws_caller_identity) fail at once: STS points at a closed local port.
+    Data sources that call AWS (aws_caller_identity) fail at once: STS points at a closed local port
+    unless ``sts`` names one that answers (the ``sts_endpoint`` fixture), so the plan reaches the
+    resources' preconditions.
     """
     (tmp_path / "main.tf").write_text(textwrap.dedent(f"""\
         provider "aws" {{
@@ -83,10 +89,9 @@ def _plan_module(terraform, tmp_path, module: str, arguments: str):
           skip_credentials_validation = true
           skip_requesting_account_id  = true
           skip_metadata_api_check     = true
-          skip_get_ec2_platforms      = true
           max_retries                 = 1
           endpoints {{
-            sts = "http://127.0.0.1:9"
+            sts = "{sts}"
           }}
         }}
         module "m" {{
@@ -135,33 +140,31 @@ def _resubmit_arguments(extra: str = "") -> str:
         job_queue_arns      = ["arn:aws:batch:us-east-1:123456789012:job-queue/q"]
         job_definition_arns = ["arn:aws:batch:us-east-1:123456789012:job-definition/d:1"]
         lambda_zip_path     = "{REPO / 'pyproject.toml'}"
-        lambda_runtime      = "python3.8"
+        lambda_runtime      = "python3.13"
         """) + textwrap.dedent(extra)
 
 
 WINDOW_RULE = "maximum_batching_window_seconds must be at least 1 when batch_size is above 10"
 
 
-def test_resubmit_rejects_a_large_batch_without_a_batching_window(terraform, tmp_path):
+def test_resubmit_rejects_a_large_batch_without_a_batching_window(terraform, tmp_path, sts_endpoint):
     proc = _plan_module(terraform, tmp_path, "spot-resubmit", _resubmit_arguments("""\
         batch_size                      = 100
         maximum_batching_window_seconds = 0
-        """))
+        """), sts=sts_endpoint)
     assert proc.returncode == 1
     assert WINDOW_RULE in " ".join(proc.stderr.split())
 
 
-def test_resubmit_accepts_a_large_batch_with_a_batching_window(terraform, tmp_path):
+def test_resubmit_accepts_a_large_batch_with_a_batching_window(terraform, tmp_path, sts_endpoint):
     proc = _plan_module(terraform, tmp_path, "spot-resubmit", _resubmit_arguments("""\
         batch_size                      = 100
         maximum_batching_window_seconds = 1
         maximum_concurrency             = 2
-        """))
-    stderr = " ".join(proc.stderr.split())
-    # The plan got as far as reading the account (STS is unreachable on purpose), like the
-    # rejected case above, and found nothing wrong with the inputs.
-    assert "Error getting Caller Identity" in stderr
-    assert WINDOW_RULE not in stderr and "Invalid value for variable" not in stderr
+        """), sts=sts_endpoint)
+    assert proc.returncode == 0, proc.stderr
+    assert "aws_lambda_event_source_mapping.this[0] will be created" in proc.stdout
+    assert "maximum_concurrency = 2" in proc.stdout and "ReportBatchItemFailures" in proc.stdout
 
 
 def test_resubmit_rejects_out_of_range_delivery_settings(terraform, tmp_path):
@@ -224,16 +227,15 @@ def _chaos_plan(terraform, tmp_path, sts: str, arguments: str = "") -> dict:
           skip_credentials_validation = true
           skip_requesting_account_id  = true
           skip_metadata_api_check     = true
-          skip_get_ec2_platforms      = true
           max_retries                 = 1
           endpoints {{
             sts = "{sts}"
           }}
         }}
         module "m" {{
-          source                   = "{REPO / 'modules' / 'chaos-fis'}"
-          name                     = "kit-chaos"
-          compute_environment_name = "kit-spot"
+          source                            = "{REPO / 'modules' / 'chaos-fis'}"
+          name                              = "kit-chaos"
+          compute_environment_readable_name = "kit-spot"
         {textwrap.indent(arguments, '  ')}
         }}
         output "templates" {{
@@ -287,41 +289,48 @@ def test_chaos_fis_role_acts_only_on_opted_in_instances(terraform, tmp_path, sts
     assert _condition(st) == {"StringEquals": {"aws:SourceAccount": ["123456789012"]}}
 
 
+def _templates(plan: dict) -> dict:
+    """The planned aws_fis_experiment_template resources, by template name."""
+    return {k: _planned(plan, f'module.m.aws_fis_experiment_template.this["{k}"]')
+            for k in ("spot-interruption", "terminate-instance")}
+
+
 def test_chaos_fis_templates_target_opted_in_instances_and_keep_stop_conditions(terraform, tmp_path, sts_endpoint):
-    # The stacks' template bodies embed these properties (plus RoleArn, unknown until apply).
-    main_tf = (REPO / "modules" / "chaos-fis" / "main.tf").read_text()
-    assert "Properties = merge(local.templates[each.key], { RoleArn = aws_iam_role.fis[0].arn })" in main_tf
-    templates = _chaos_plan(terraform, tmp_path, sts_endpoint)["planned_values"]["outputs"]["templates"]["value"]
-    assert set(templates) == {"spot-interruption", "terminate-instance"}
-    tags = {"spotkit:chaos": "opt-in", "spotkit:compute-environment": "kit-spot"}
-    spot = templates["spot-interruption"]
-    assert spot["Targets"]["SpotInstances"]["ResourceType"] == "aws:ec2:spot-instance"
-    assert spot["Actions"]["spot-interruption"]["ActionId"] == "aws:ec2:send-spot-instance-interruptions"
-    assert spot["Actions"]["spot-interruption"]["Parameters"] == {"durationBeforeInterruption": "PT2M"}
-    term = templates["terminate-instance"]
-    assert term["Targets"]["Instances"]["ResourceType"] == "aws:ec2:instance"
-    assert term["Actions"]["terminate-instance"]["ActionId"] == "aws:ec2:terminate-instances"
+    plan = _chaos_plan(terraform, tmp_path, sts_endpoint)
+    assert set(plan["planned_values"]["outputs"]["templates"]["value"]) == {"spot-interruption", "terminate-instance"}
+    templates = _templates(plan)
+    tags = [{"key": "spotkit:chaos", "value": "opt-in"}, {"key": "spotkit:compute-environment", "value": "kit-spot"}]
+    (spot_action,) = templates["spot-interruption"]["action"]
+    assert spot_action["action_id"] == "aws:ec2:send-spot-instance-interruptions"
+    assert spot_action["parameter"] == [{"key": "durationBeforeInterruption", "value": "PT2M"}]
+    assert spot_action["target"] == [{"key": "SpotInstances", "value": "SpotInstances"}]
+    (term_action,) = templates["terminate-instance"]["action"]
+    assert term_action["action_id"] == "aws:ec2:terminate-instances" and term_action["parameter"] == []
+    assert term_action["target"] == [{"key": "Instances", "value": "Instances"}]
+    types = {k: t["target"][0]["resource_type"] for k, t in templates.items()}
+    assert types == {"spot-interruption": "aws:ec2:spot-instance", "terminate-instance": "aws:ec2:instance"}
     for t in templates.values():
-        (target,) = t["Targets"].values()
-        assert target["ResourceTags"] == tags and target["SelectionMode"] == "COUNT(1)"
-        assert target["Filters"] == [{"Path": "State.Name", "Values": ["running"]}]
-        assert t["StopConditions"] == [{"Source": "none"}]
+        (target,) = t["target"]
+        assert sorted(target["resource_tag"], key=lambda x: x["key"]) == tags
+        assert target["selection_mode"] == "COUNT(1)" and not target.get("resource_arns")
+        assert target["filter"] == [{"path": "State.Name", "values": ["running"]}]
+        (stop,) = t["stop_condition"]
+        assert stop["source"] == "none" and not stop["value"]  # the provider plans "" for the null value
 
     alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:slo"
     (tmp_path / "with-alarm").mkdir()
-    templates = _chaos_plan(terraform, tmp_path / "with-alarm", sts_endpoint,
-                            f'stop_condition_alarm_arns = ["{alarm}"]\n'
-                            'selection_mode = "PERCENT(50)"\n')["planned_values"]["outputs"]["templates"]["value"]
+    templates = _templates(_chaos_plan(terraform, tmp_path / "with-alarm", sts_endpoint,
+                                       f'stop_condition_alarm_arns = ["{alarm}"]\n'
+                                       'selection_mode = "PERCENT(50)"\n'))
     for t in templates.values():
-        assert t["StopConditions"] == [{"Source": "aws:cloudwatch:alarm", "Value": alarm}]
-        (target,) = t["Targets"].values()
-        assert target["SelectionMode"] == "PERCENT(50)"
+        assert t["stop_condition"] == [{"source": "aws:cloudwatch:alarm", "value": alarm}]
+        assert t["target"][0]["selection_mode"] == "PERCENT(50)"
 
 
 def test_chaos_fis_rejects_unsafe_inputs(terraform, tmp_path):
     proc = _plan_module(terraform, tmp_path, "chaos-fis", textwrap.dedent("""\
         name                         = "x"
-        compute_environment_name     = "x-spot"
+        compute_environment_readable_name = "x-spot"
         selection_mode               = "COUNT(0)"
         duration_before_interruption = "PT1M"
         opt_in_tag                   = { "aws:chaos" = "opt-in" }

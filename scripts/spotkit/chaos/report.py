@@ -5,7 +5,8 @@ for people. Report keys (JSON object; seconds are float seconds):
 
 * ``passed`` (bool), ``run_id``, ``env``, ``method`` ("fis-spot-interruption" | "fleet-capacity" |
   "terminate-instance"), ``recovery`` ("resubmitted" | "native-retry"), ``time_scale`` (float
-  FIS/emulator time factor, 1.0 on real AWS, null when unknown), ``started_at``/``finished_at``
+  FIS/emulator time factor, 1.0 on real AWS, null when unknown), ``aws_provider_version`` (the
+  hashicorp/aws version the environment's root locks, null without a lock), ``started_at``/``finished_at``
   (ISO 8601 UTC), ``failure_reason`` (null on PASS), ``interrupted`` (signal name, optional),
   ``steady_state`` ({"before": [probe...], "after": [probe...]}, each ``{name, tolerance, value,
   ok}``), ``rollbacks`` ([{name, status, detail, t}]), ``config`` ({...}).
@@ -120,7 +121,7 @@ def _num(value: float | None) -> str:
 
 def render_junit(report: dict) -> str:
     """The report as JUnit XML (a string): ``<testsuites>`` holding one ``<testsuite name="spotkit
-    chaos <method> (<env>)">`` with properties run_id, method, time_scale, env, recovery, and test cases:
+    chaos <method> (<env>)">`` with properties run_id, method, time_scale, env, recovery, aws_provider_version, and test cases:
 
     * one per job, classname ``spotkit.chaos.<env>.<method>``, name ``<job name> <job id>[ index N]``,
       time = seconds from injection to RUNNING again (else the run's duration), a ``<failure>``
@@ -210,6 +211,7 @@ def render_junit(report: dict) -> str:
         ("time_scale", "unknown" if v.time_scale is None else f"{v.time_scale:g}"),
         ("env", v.env),
         ("recovery", v.recovery or "unknown"),
+        ("aws_provider_version", v.aws_provider_version or "unknown"),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     suite.extend(cases)
@@ -247,6 +249,7 @@ def render_summary(report: dict, console: Console) -> None:
     rows = [
         ("run id", report.get("run_id")),
         ("env", report.get("env")),
+        ("hashicorp/aws", report.get("aws_provider_version")),
         ("method", report.get("method") or "fleet-capacity"),
         ("recovery proven", report.get("recovery")),
         ("time factor", None if scale is None else ("real time" if scale == 1 else

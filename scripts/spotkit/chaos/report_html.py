@@ -319,6 +319,7 @@ ul.problems { margin: 0; padding-left: 18px; }
   <dt>recovery proven</dt><dd>{{ v.recovery or '-' }}</dd>
   <dt>method</dt><dd>{{ v.method }}</dd>
   <dt>env</dt><dd>{{ v.env }}</dd>
+  <dt>hashicorp/aws</dt><dd class="provider">{{ v.aws_provider_version or '-' }}</dd>
   <dt>started</dt><dd>{{ v.started_at or '-' }}</dd>
   <dt>finished</dt><dd>{{ v.finished_at or '-' }} ({{ v.duration | s }})</dd>
   <dt>time factor</dt><dd class="time-factor">{{ time_factor }}</dd>

@@ -196,6 +196,7 @@ class View:
     method: str
     recovery: Optional[str]
     time_scale: Optional[float]
+    aws_provider_version: Optional[str]
     started_at: Optional[str]
     finished_at: Optional[str]
     duration: Optional[float]  # seconds from started_at to finished_at
@@ -345,6 +346,7 @@ def view(report: Any) -> View:
         method=text(method, "unknown"),
         recovery=opt_text(r.get("recovery")),
         time_scale=number(r.get("time_scale")),
+        aws_provider_version=opt_text(r.get("aws_provider_version")),
         started_at=opt_text(r.get("started_at")),
         finished_at=opt_text(r.get("finished_at")),
         duration=duration,

@@ -49,6 +49,7 @@ from spotkit.chaos.journal import Journal
 from spotkit.chaos.report import write_report
 from spotkit.chaos.rollback import apply_entry
 from spotkit.core.lookup import describe_jobs
+from spotkit.envs import locked_aws_version
 
 RECOVERY_NATIVE = "native-retry"
 RECOVERY_RESUBMITTED = "resubmitted"
@@ -553,6 +554,8 @@ class Runner:
             "original_job_id": None, "recovered_job_id": None, "instance_id": None,
             "seconds_to_failure": None, "seconds_to_recovery": None, "seconds_to_running": None,
             "capacity_restored": None, "config": cfg.to_dict(),
+            # what applied the environment: hashicorp/aws as locked by the root's .terraform.lock.hcl
+            "aws_provider_version": locked_aws_version(load_environment(cfg.env).root_dir),
         }
         self.writer = statelib.StateWriter(statelib.ChaosState(run_id=self.run_id, env=cfg.env,
                                                                method=self.method.NAME), self.state_path)
