@@ -641,6 +641,8 @@ def test_steady_state_deviation_stops_before_any_change(stack, dirs):
 
 def test_adopted_job_is_proven_and_left_running(stack, dirs):
     plane = DataPlane(stack)
+    # The FIS role acts only on opted-in instances: --job-id refuses an untagged host for the FIS method.
+    client("ec2").create_tags(Resources=plane.hosts(), Tags=[{"Key": "spotkit:chaos", "Value": "opt-in"}])
     mine = client("batch").submit_job(jobName="nightly-backtest", jobQueue=stack["queue"], jobDefinition=stack["jd"],
                                       containerOverrides={"command": ["python", "backtest.py"]},
                                       retryStrategy={"attempts": 1})["jobId"]
@@ -976,3 +978,101 @@ def test_dry_run_reads_a_local_state_files_outputs_without_rendering_or_terrafor
     out = r.run()
     assert out["refusals"] == [] and out["plan"]["compute_environment"]["name"] == "spotkit-ce"
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+# ---------------------------------------------------------------------------- --job-id: follow the job
+
+
+def test_follow_refuses_fargate_finished_and_unplaced_jobs_in_multi_ce_queues(stack):
+    from spotkit.chaos.follow import JobRefused, follow_job
+
+    batch, ecs = client("batch"), client("ecs")
+    with pytest.raises(JobRefused, match="no such job"):
+        follow_job(batch, ecs, "0f0e0d0c-0000-4000-8000-000000000000")
+    fargate_jd = batch.register_job_definition(
+        jobDefinitionName="fargate-jd", type="container", platformCapabilities=["FARGATE"],
+        containerProperties={"image": "busybox", "command": ["true"], "executionRoleArn": "arn:aws:iam::1:role/x",
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                      {"type": "MEMORY", "value": "2048"}]})["jobDefinitionArn"]
+    sg = client("ec2").describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    subnet = client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    fargate_ce = batch.create_compute_environment(
+        computeEnvironmentName="fargate-ce", type="MANAGED", state="ENABLED",
+        serviceRole=client("iam").get_role(RoleName="batch")["Role"]["Arn"],
+        computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [sg]})[
+        "computeEnvironmentArn"]
+    fargate_queue = batch.create_job_queue(jobQueueName="fargate-q", state="ENABLED", priority=1,
+                                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": fargate_ce}])[
+        "jobQueueArn"]
+    on_fargate = batch.submit_job(jobName="ff", jobQueue=fargate_queue, jobDefinition=fargate_jd)["jobId"]
+    with pytest.raises(JobRefused, match="only on Fargate .fargate-ce FARGATE.: there is no EC2 instance"):
+        follow_job(batch, ecs, on_fargate)
+    done = batch.submit_job(jobName="dd", jobQueue=stack["queue"], jobDefinition=stack["jd"])["jobId"]
+    batch.terminate_job(jobId=done, reason="test")
+    batch_models.batch_backends[ACCOUNT][REGION].get_job_by_id(done).status = "FAILED"
+    with pytest.raises(JobRefused, match="is FAILED"):
+        follow_job(batch, ecs, done)
+    # Not placed yet: one CE is that CE; two CEs cannot be told apart yet.
+    queued = batch.submit_job(jobName="qq", jobQueue=stack["queue"], jobDefinition=stack["jd"])["jobId"]
+    followed = follow_job(batch, ecs, queued)
+    assert followed.compute_environment.arn == stack["ce"] and followed.instance_id is None
+    second = make_ce(name="second-ce", strategy="SPOT_CAPACITY_OPTIMIZED")
+    two = batch.create_job_queue(jobQueueName="two-ces", state="ENABLED", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": stack["ce"]}, {"order": 2, "computeEnvironment": second}])["jobQueueArn"]
+    unplaced = batch.submit_job(jobName="uu", jobQueue=two, jobDefinition=stack["jd"])["jobId"]
+    with pytest.raises(JobRefused, match="2 compute environments"):
+        follow_job(batch, ecs, unplaced)
+
+
+def test_follow_finds_the_ce_whose_cluster_holds_the_jobs_container_instance(stack):
+    from spotkit.chaos.follow import follow_job
+
+    batch = client("batch")
+    other = make_ce(name="other-ce", strategy="SPOT_CAPACITY_OPTIMIZED")
+    queue = batch.create_job_queue(jobQueueName="both", state="ENABLED", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": other}, {"order": 2, "computeEnvironment": stack["ce"]}])["jobQueueArn"]
+    plane = DataPlane(stack)  # registers hosts in stack["ce"]'s cluster
+    other_cluster = batch.describe_compute_environments(computeEnvironments=[other])["computeEnvironments"][0][
+        "ecsClusterArn"]
+    lone = client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    plane.ecs.register_container_instance(other_cluster, lone)  # (plain moto 500s on a cluster without any)
+    jid = batch.submit_job(jobName="jj", jobQueue=queue, jobDefinition=stack["jd"])["jobId"]
+    plane.step()
+    followed = follow_job(batch, client("ecs"), jid)
+    assert followed.compute_environment.arn == stack["ce"] and followed.instance_id in plane.registered
+    assert [c.arn for c in followed.queue_compute_environments] == [other, stack["ce"]]
+
+
+def test_resubmission_is_provable_only_for_queues_the_rule_watches(stack):
+    events = client("events")
+    kit, foreign = stack["queue"], "arn:aws:batch:us-east-1:123456789012:job-queue/team"
+    events.put_rule(Name="resubmit", EventPattern=json.dumps({
+        "source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+        "detail": {"status": ["FAILED"], "jobQueue": [kit]}}))
+    assert probes.resubmission_refusal(events, "resubmit", kit, [kit]) is None
+    assert "watches only job queue(s)" in probes.resubmission_refusal(events, "resubmit", foreign, [kit])
+    events.put_rule(Name="every-queue", EventPattern=json.dumps({"source": ["aws.batch"],
+                                                                 "detail": {"status": ["FAILED"]}}))
+    assert probes.resubmission_refusal(events, "every-queue", kit, [kit]) is None
+    assert "may submit only" in probes.resubmission_refusal(events, "every-queue", foreign, [kit])
+    assert "does not exist" in probes.resubmission_refusal(events, "gone", kit, [kit])
+    events.disable_rule(Name="resubmit")
+    assert "DISABLED" in probes.resubmission_refusal(events, "resubmit", kit, [kit])
+    assert probes.resubmission_refusal(events, None, kit, [kit]) is None
+    assert "no resubmit_rule_name output" in probes.resubmission_refusal(events, None, foreign, [kit])
+
+
+def test_native_retry_refusal_counts_the_attempts_left(stack):
+    from spotkit.chaos.follow import FollowedJob, retry_refusal
+    from spotkit.emulator.retry import should_retry
+
+    def followed(strategy, attempts_made):
+        return FollowedJob(job_id="j", detail={"retryStrategy": strategy, "attempts": [{}] * attempts_made},
+                           job_queue="q", job_definition="d", compute_environment=None, instance_id="i-1")
+
+    host = {"attempts": 2, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"}]}
+    assert retry_refusal(followed(host, 0), should_retry) is None
+    assert "attempts=2 and this is attempt 2" in retry_refusal(followed(host, 1), should_retry)
+    assert "attempts=1" in retry_refusal(followed({}, 0), should_retry)
+    exits = {"attempts": 3, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "EXIT"}]}
+    assert "EXITs" in retry_refusal(followed(exits, 0), should_retry)

@@ -410,6 +410,163 @@ def test_a_job_whose_revision_was_deregistered_comes_back_on_the_latest_active_o
     batch.terminate_job(jobId=new["jobId"], reason="test done")
 
 
+# ---------------------------------------------------------------------------- --job-id on a job spotkit did not submit
+
+FOREIGN_RETRY = {"attempts": 3, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"},
+                                                   {"onReason": "*", "action": "EXIT"}]}
+
+
+@pytest.fixture(scope="module")
+def foreign(stage):
+    """Batch that spotkit's Terraform did not create, made with boto3 beside the kit's: a managed SPOT CE
+    (SPOT_PRICE_CAPACITY_OPTIMIZED; its instances tagged spotkit:chaos=opt-in through computeResources.tags),
+    an on-demand EC2 CE, a queue on each and a job definition retrying host losses natively. Deleted after."""
+    run, _, _, clients = stage
+    batch, values = clients["batch"], _values(run)
+    kit = batch.describe_compute_environments(computeEnvironments=[values["compute_environment_arn"]])[
+        "computeEnvironments"][0]
+    cr = {k: kit["computeResources"][k] for k in ("minvCpus", "maxvCpus", "instanceTypes", "subnets",
+                                                  "securityGroupIds", "instanceRole")}
+    made = {"ces": [], "queues": []}
+
+    def ce_and_queue(name, resources):
+        ce = batch.create_compute_environment(computeEnvironmentName=name, type="MANAGED",
+                                              serviceRole=kit["serviceRole"], computeResources=resources)
+        queue = batch.create_job_queue(jobQueueName=name, priority=1, computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}])["jobQueueArn"]
+        made["ces"].append(ce["computeEnvironmentArn"])
+        made["queues"].append(queue)
+        return ce["computeEnvironmentArn"], queue
+
+    spot_ce, spot_queue = ce_and_queue("team-quant-spot", dict(
+        cr, type="SPOT", allocationStrategy="SPOT_PRICE_CAPACITY_OPTIMIZED", tags={"spotkit:chaos": "opt-in"}))
+    ec2_ce, ec2_queue = ce_and_queue("team-quant-ondemand",
+                                     dict(cr, type="EC2", allocationStrategy="BEST_FIT_PROGRESSIVE"))
+    jd = batch.register_job_definition(
+        jobDefinitionName="team-quant-backtest", type="container", retryStrategy=FOREIGN_RETRY,
+        containerProperties={"image": "busybox", "command": ["sh", "-c", "sleep 600"],
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                      {"type": "MEMORY", "value": "512"}]})["jobDefinitionArn"]
+    try:
+        yield {"spot_ce": spot_ce, "spot_queue": spot_queue, "ec2_ce": ec2_ce, "ec2_queue": ec2_queue, "jd": jd,
+               "values": values}
+    finally:  # leave only what Terraform destroys
+        for queue in made["queues"]:
+            for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"):
+                for s in batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]:
+                    batch.terminate_job(jobId=s["jobId"], reason="test cleanup")
+            batch.update_job_queue(jobQueue=queue, state="DISABLED")
+            batch.delete_job_queue(jobQueue=queue)
+        for queue in made["queues"]:
+            wait_for("the foreign queue gone",
+                     lambda q=queue: not batch.describe_job_queues(jobQueues=[q])["jobQueues"])
+        for ce in made["ces"]:
+            batch.update_compute_environment(computeEnvironment=ce, state="DISABLED")
+            batch.delete_compute_environment(computeEnvironment=ce)
+        batch.deregister_job_definition(jobDefinition=jd)
+
+
+def _running_job(clients, queue, jd, name):
+    batch = clients["batch"]
+    job = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=jd)["jobId"]
+    wait_for(f"job {name} RUNNING", lambda: batch.describe_jobs(jobs=[job])["jobs"][0]["status"] == "RUNNING")
+    return job
+
+
+def _host(clients, job, ce):
+    from spotkit.chaos.probes import instance_of_job
+
+    batch = clients["batch"]
+    return instance_of_job(batch, clients["ecs"], batch.describe_jobs(jobs=[job])["jobs"][0], [ce])
+
+
+def test_job_id_follows_a_foreign_job_to_its_own_compute_environment_and_instance(stage, foreign):
+    """`--job-id J` on a job in a queue and SPOT CE spotkit did not create: the FIS interruption and then
+    terminate-instance hit J's own instance (not the kit CE's), and J's native retry brings it back."""
+    run, _, home, clients = stage
+    batch = clients["batch"]
+    job = _running_job(clients, foreign["spot_queue"], foreign["jd"], "team-quant-nightly")
+    kit_ce = foreign["values"]["compute_environment_arn"]
+    for method, attempt in (("fis-spot-interruption", 1), ("terminate-instance", 2)):
+        host = _host(clients, job, foreign["spot_ce"])
+        run(*CHAOS, "--job-id", job, "--native-retry", "--method", method)
+        report = _report(home)
+        assert report["passed"] is True, report.get("failure_reason")
+        assert report["method"] == method and report["recovery"] == "native-retry"
+        assert report["compute_environment"]["name"] == "team-quant-spot"
+        assert report["compute_environment"]["arn"] == foreign["spot_ce"] != kit_ce
+        assert report["compute_environment"]["allocation_strategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+        followed = report["followed_job"]
+        assert (followed["job_id"], followed["instance_id"], followed["compute_environment_arn"],
+                followed["job_queue"]) == (job, host, foreign["spot_ce"], foreign["spot_queue"])
+        assert [(t["instance_id"], t["compute_environment"]) for t in report["targets"]] == [(host, "team-quant-spot")]
+        assert job in report["targets"][0]["jobs"]
+        mine = next(j for j in report["jobs"] if j["job_id"] == job)
+        assert mine["passed"] and mine["recovery"] == "native-retry" and mine["recovered_job_id"] == job
+        detail = batch.describe_jobs(jobs=[job])["jobs"][0]
+        assert detail["attempts"][attempt - 1]["statusReason"] == f"Host EC2 (instance {host}) terminated."
+        print(f"\n{method}: to FAILED {mine['seconds_to_failure']} s, back {mine['seconds_to_recovery']} s, "
+              f"RUNNING again {mine['seconds_to_running']} s")
+
+
+def _refused(run, home, clients, *args) -> str:
+    """Run `spotkit chaos spot` expecting a refusal: exit 2, one `Error:` line, nothing changed (no state
+    file, no report, no FIS template or experiment, no job submitted)."""
+    latest = home / "reports" / "chaos-latest.json"
+    fis = clients["fis"]
+
+    def snapshot():
+        return ({t["id"] for t in fis.list_experiment_templates()["experimentTemplates"]},
+                len(fis.list_experiments()["experiments"]),
+                latest.read_bytes() if latest.exists() else b"")
+
+    before = snapshot()
+    proc = run(*CHAOS, *args, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert snapshot() == before and not (home / ".spotkit" / "chaos-state.json").exists()
+    print(f"\nrefused: {errors[0]}")
+    return errors[0]
+
+
+def test_job_id_refusals_are_one_line_exit_2_and_change_nothing(stage, foreign):
+    run, _, home, clients = stage
+    batch, ec2 = clients["batch"], clients["ec2"]
+    job = _running_job(clients, foreign["spot_queue"], foreign["jd"], "team-quant-refusals")
+    attempts = len(batch.describe_jobs(jobs=[job])["jobs"][0]["attempts"])
+
+    assert "no such job" in _refused(run, home, clients, "--job-id", "0f0e0d0c-0000-4000-8000-000000000000")
+    # The kit's resubmit rule watches only the kit's queues: resubmission cannot be proven here.
+    line = _refused(run, home, clients, "--job-id", job)
+    assert foreign["spot_queue"] in line and "watches only" in line and "--native-retry" in line, line
+    # PENDING on a dependency: says what it waits for.
+    waiting = batch.submit_job(jobName="team-quant-after", jobQueue=foreign["spot_queue"], jobDefinition=foreign["jd"],
+                               dependsOn=[{"jobId": job}])["jobId"]
+    wait_for("the dependent job PENDING", lambda: batch.describe_jobs(jobs=[waiting])["jobs"][0]["status"] == "PENDING")
+    line = _refused(run, home, clients, "--job-id", waiting, "--native-retry")
+    assert "PENDING" in line and job in line and "dependsOn" in line, line
+    # The host not opted in: the FIS role could not act on it; say how to opt in.
+    host = _host(clients, job, foreign["spot_ce"])
+    ec2.delete_tags(Resources=[host], Tags=[{"Key": "spotkit:chaos"}])
+    try:
+        line = _refused(run, home, clients, "--job-id", job, "--native-retry")
+        assert host in line and "spotkit:chaos=opt-in" in line and "create-tags" in line, line
+    finally:
+        ec2.create_tags(Resources=[host], Tags=[{"Key": "spotkit:chaos", "Value": "opt-in"}])
+    # An on-demand CE: not SPOT, said what it is.
+    on_demand = _running_job(clients, foreign["ec2_queue"], foreign["jd"], "team-quant-ondemand")
+    line = _refused(run, home, clients, "--job-id", on_demand, "--native-retry")
+    assert "team-quant-ondemand" in line and "EC2" in line and "not SPOT" in line, line
+    # --job-queue contradicts the job's own queue.
+    assert "drop --job-queue" in _refused(run, home, clients, "--job-id", job, "--native-retry", "--job-queue",
+                                          foreign["values"]["job_queue_arn"])
+    # None of it touched the job.
+    detail = batch.describe_jobs(jobs=[job])["jobs"][0]
+    assert detail["status"] == "RUNNING" and len(detail["attempts"]) == attempts
+
+
 def test_destroy_leaves_nothing_behind(stage):
     run, _, _, clients = stage
     run("tf", "destroy", "--env", "local")

@@ -51,7 +51,10 @@ def chaos_group():
 @click.option("--array-size", type=click.IntRange(min=0, max=10000), default=0, show_default=True,
               help="Also submit one array probe job of this many children (2..10000; 0: none).")
 @click.option(
-    "--job-id", default=None, help="Adopt this RUNNABLE/RUNNING job instead of submitting probe jobs."
+    "--job-id", default=None,
+    help="Adopt this RUNNABLE/RUNNING job instead of submitting probe jobs, whoever submitted it: the run follows "
+    "it to its own job queue, compute environment and EC2 instance (read from AWS) and interrupts that instance; "
+    "refused (exit 2) when that cannot be done safely or its recovery cannot be proven (docs/chaos.md).",
 )
 @click.option(
     "--native-retry",

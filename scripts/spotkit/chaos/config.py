@@ -69,6 +69,10 @@ class Outputs:
     chaos_stop_condition_alarm_arn: str | None = None
     chaos_opt_in_tag: tuple = OPT_IN_TAG  # (key, value)
     fallback_job_queue: str | None = None  # resubmit_fallback_job_queue_arn: successors may land there
+    resubmit_rule_name: str | None = None  # the EventBridge rule feeding the resubmit function
+    #: The kit's own job queues as the outputs name them (job_queue_arn, on_demand_job_queue_arn,
+    #: resubmit_fallback_job_queue_arn), whatever the overrides say.
+    kit_job_queues: tuple = ()
 
 
 def _unwrap(value):
@@ -121,6 +125,8 @@ def resolve_outputs(source: OutputsSource, env: str, overrides: Mapping | None =
             raise ChaosUsageError(f"env {env!r} is not usable: {type(exc).__name__}: {exc}") from exc
         raw = {}
     out = {k: _unwrap(v) for k, v in dict(raw or {}).items()}
+    kit_queues = tuple(dict.fromkeys(q for q in (out.get("job_queue_arn"), out.get("on_demand_job_queue_arn"),
+                                                 out.get("resubmit_fallback_job_queue_arn")) if q))
     out.update(given)
     resolved = {}
     for thing in ("job_queue", "job_definition", "compute_environment"):
@@ -139,6 +145,8 @@ def resolve_outputs(source: OutputsSource, env: str, overrides: Mapping | None =
         chaos_stop_condition_alarm_arn=out.get("chaos_stop_condition_alarm_arn"),
         chaos_opt_in_tag=_opt_in_tag(out.get("chaos_opt_in_tag")),
         fallback_job_queue=out.get("resubmit_fallback_job_queue_arn"),
+        resubmit_rule_name=out.get("resubmit_rule_name"),
+        kit_job_queues=kit_queues,
     )
 
 

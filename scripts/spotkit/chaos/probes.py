@@ -12,6 +12,8 @@ AWS and the local emulator, and ``--dry-run`` may call any of these:
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeContainerInstances.html)
 * EC2 ``DescribeInstances`` (state, type, ``InstanceLifecycle``)
 * Lambda ``GetFunction`` (``State``); CloudWatch ``DescribeAlarms`` (``StateValue``)
+* EventBridge ``DescribeRule`` (``EventPattern``, ``State``) of the resubmit rule
+  (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DescribeRule.html)
 
 Which backend Batch uses: a Spot Fleet only for a SPOT compute environment with BEST_FIT (or unset)
 allocation strategy; Auto Scaling groups for BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED and
@@ -21,6 +23,7 @@ https://docs.aws.amazon.com/batch/latest/userguide/managed_compute_environments.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -135,6 +138,49 @@ def alarm_state(cloudwatch, alarm_arn: str) -> str | None:
     name = alarm_arn.split(":alarm:", 1)[-1]
     alarms = cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
     return alarms[0].get("StateValue") if alarms else None
+
+
+def resubmission_refusal(events, rule_name: str | None, queue_arn: str, kit_queues) -> str | None:
+    """Why the kit's resubmission pipeline cannot be proven on jobs of ``queue_arn`` (None: it can).
+
+    modules/spot-resubmit's rule (output ``resubmit_rule_name``) matches FAILED "Batch Job State
+    Change" events of the queues listed in its pattern's ``detail.jobQueue`` (``restrict_to_job_queues``,
+    the default), or of every queue without that key; either way the function's role may SubmitJob only
+    to the module's ``job_queue_arns`` (+ the fallback queue), so without a ``detail.jobQueue`` filter
+    only ``kit_queues`` (the outputs' queue ARNs) count. Without a rule name only ``kit_queues`` count.
+    One sentence, ending with the way out (``--native-retry``).
+
+    Raises:
+        botocore.exceptions.ClientError: DescribeRule failed other than ResourceNotFoundException.
+    """
+    out = "its resubmission cannot be proven; pass --native-retry to prove the job definition's retryStrategy instead"
+    kit = set(kit_queues or ())
+    if not rule_name:
+        if queue_arn in kit:
+            return None
+        return (f"job queue {queue_arn} is not one of the environment's queues and the environment has no "
+                f"resubmit_rule_name output: {out}")
+    try:
+        rule = events.describe_rule(Name=rule_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return f"the resubmit rule {rule_name} does not exist: {out}"
+    if rule.get("State") != "ENABLED":
+        return f"the resubmit rule {rule_name} is {rule.get('State')}: {out}"
+    try:
+        pattern = json.loads(rule.get("EventPattern") or "{}")
+    except ValueError:
+        pattern = {}
+    listed = (pattern.get("detail") or {}).get("jobQueue")
+    if listed is not None:
+        if queue_arn in listed:
+            return None
+        return (f"the resubmit rule {rule_name} watches only job queue(s) {', '.join(listed)}, not {queue_arn}: {out}")
+    if queue_arn in kit:
+        return None
+    return (f"the resubmit rule {rule_name} matches every queue, but the resubmit function may submit only to the "
+            f"environment's queues, not {queue_arn}: {out}")
 
 
 # ---------------------------------------------------------------------------- job -> instance

@@ -13,6 +13,9 @@ for people. Report keys (JSON object; seconds are float seconds):
 * ``journal``: [{type: "probe"|"action"|"rollback", name, start, end (seconds since run start),
   status: "succeeded"|"failed"|"skipped", output (any JSON, optional), error (str, optional)}].
 * ``targets``: [{instance_id, instance_type, compute_environment, jobs: [job id...]}].
+* ``followed_job`` (``--job-id`` only, else null): {job_id, job_name, status, job_queue (ARN),
+  job_definition (ARN), compute_environment (name), compute_environment_arn, container_instance_arn,
+  instance_id} as read from AWS (:mod:`spotkit.chaos.follow`), refreshed once the job is RUNNING.
 * ``jobs``: [{job_id, job_name, array_index (int|null), instance_id, recovery ("resubmitted" |
   "native-retry" | null), recovered_job_id, successors (int), passed (bool), problems ([str]),
   seconds_to_failure/seconds_to_recovery/seconds_to_running (seconds from injection, null when

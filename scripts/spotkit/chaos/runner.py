@@ -34,7 +34,7 @@ from typing import Callable
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from spotkit.chaos import guard, methods, probes, workload
+from spotkit.chaos import follow, guard, methods, probes, workload
 from spotkit.chaos import state as statelib
 from spotkit.chaos.config import (
     OVERRIDES,
@@ -135,6 +135,7 @@ class Runner:
         self._probe_ids: list = []
         self._owns_probes = False
         self._last_status: dict = {}
+        self.followed = None  # spotkit.chaos.follow.FollowedJob with --job-id
 
     # ------------------------------------------------------------------ plumbing
     def client(self, service: str):
@@ -183,9 +184,16 @@ class Runner:
         source = self._outputs_source
         if source is None and cfg.dry_run:
             source = readonly_outputs
-        self.outputs = resolve_outputs(source, cfg.env, {k: getattr(cfg, k) for k in OVERRIDES})
+        overrides = {k: getattr(cfg, k) for k in OVERRIDES}
+        if cfg.job_id:
+            self.followed = self._follow()
+            # The job, not the environment, says where it runs: its queue, definition and CE.
+            overrides.update(job_queue=self.followed.job_queue, job_definition=self.followed.job_definition,
+                             compute_environment=self.followed.compute_environment.arn)
+        self.outputs = resolve_outputs(source, cfg.env, overrides)
         try:
-            ce = probes.describe_compute_environment(self.client("batch"), self.outputs.compute_environment)
+            ce = (self.followed.compute_environment if self.followed else
+                  probes.describe_compute_environment(self.client("batch"), self.outputs.compute_environment))
             scale = self._time_scale_of()
         except ChaosUsageError:
             raise
@@ -193,12 +201,90 @@ class Runner:
             raise ChaosUsageError(f"env {cfg.env!r} is not usable: {type(exc).__name__}: {exc}") from exc
         if ce is None:
             raise ChaosUsageError(f"compute environment {self.outputs.compute_environment} does not exist")
-        self.method = methods.get(cfg.method or methods.default_for(ce))
+        try:
+            self.method = methods.get(cfg.method or methods.default_for(ce))
+        except ChaosUsageError as exc:
+            if not self.followed:
+                raise
+            raise follow.JobRefused(f"--job-id {cfg.job_id}: {exc}") from None
         self.ctx = methods.MethodContext(config=cfg, outputs=self.outputs, ce=ce, run_id=self.run_id,
                                          client=self.client, journal=self.journal, time_scale=scale,
                                          clock=self.clock, sleep=self.sleep)
         problems += guard.check(self.ctx, self.method)
+        problems += self._recovery_refusals()
+        if self.followed:
+            problems += [p for p in [self._instance_refusal(self.followed)] if p]
         return problems, self.plan(refused=bool(problems))
+
+    # ------------------------------------------------------------------ --job-id
+    def _follow(self):
+        """Follow ``--job-id`` to its queue, CE and instance (:func:`spotkit.chaos.follow.follow_job`).
+
+        Raises:
+            JobRefused: the job cannot be acted on, or ``--job-queue``/``--job-definition``/
+                ``--compute-environment`` contradict it.
+            ChaosUsageError: the env's AWS cannot be reached.
+        """
+        cfg = self.config
+        if cfg.job_queue or cfg.job_definition:
+            raise follow.JobRefused(f"--job-id {cfg.job_id} follows the job's own job queue and job definition; "
+                                    "drop --job-queue/--job-definition")
+        try:
+            followed = follow.follow_job(self.client("batch"), self.client("ecs"), cfg.job_id)
+        except ChaosUsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unknown env, bad settings, no credentials
+            raise ChaosUsageError(f"env {cfg.env!r} is not usable: {type(exc).__name__}: {exc}") from exc
+        ce = followed.compute_environment
+        if cfg.compute_environment and cfg.compute_environment not in (ce.name, ce.arn):
+            raise follow.JobRefused(f"--job-id {cfg.job_id} runs in compute environment {ce.name}, not "
+                                    f"--compute-environment {cfg.compute_environment}")
+        return followed
+
+    def _recovery_refusals(self) -> list:
+        """The recovery this run proves must be possible for jobs of its queue: native retry on a
+        followed job needs attempts left; resubmission needs the resubmit rule to watch the queue
+        (checked for ``--job-id``, and for probe jobs when the environment names its rule)."""
+        cfg, out = self.config, self.outputs
+        if cfg.native_retry:
+            if not self.followed:
+                return []
+            from spotkit.emulator.retry import should_retry  # AWS's retry rules (job_retries.html); no moto
+
+            why = follow.retry_refusal(self.followed, should_retry)
+            return [why] if why else []
+        if not (self.followed or out.resubmit_rule_name):
+            return []
+        why = probes.resubmission_refusal(self.client("events"), out.resubmit_rule_name, out.job_queue,
+                                          out.kit_job_queues)
+        if not why:
+            return []
+        return [f"--job-id {cfg.job_id}: {why}" if self.followed else why]
+
+    def _instance_refusal(self, followed) -> str | None:
+        instance = None
+        if followed.instance_id:
+            instance = probes.describe_instances(self.client("ec2"), [followed.instance_id]).get(followed.instance_id)
+        return follow.instance_refusal(followed, instance, self.outputs.chaos_opt_in_tag, env=self.config.env,
+                                       local_env=guard.LOCAL_ENV, method_name=self.method.NAME,
+                                       fis_method=methods.DEFAULT_SPOT_METHOD)
+
+    def _refollow(self) -> None:
+        """Once the followed job runs: it must still be in the CE chosen at the start, on an instance
+        that may be targeted (a job that was RUNNABLE has only now got one). Read-only.
+
+        Raises:
+            JobRefused: it moved to another CE, or its instance may not be targeted (nothing changed yet).
+        """
+        now = follow.follow_job(self.client("batch"), self.client("ecs"), self.config.job_id)
+        if now.compute_environment.arn != self.ctx.ce.arn:
+            raise follow.JobRefused(f"--job-id {self.config.job_id} now runs in compute environment "
+                                    f"{now.compute_environment.name}, not {self.ctx.ce.name}")
+        why = self._instance_refusal(now)
+        if why:
+            raise follow.JobRefused(why)
+        self.followed = now
+        self.report["followed_job"] = now.to_dict()
 
     def _target_rule(self) -> str:
         cfg = self.config
@@ -482,6 +568,8 @@ class Runner:
         for inst, jobs in probe_hosts.items():
             for d in jobs:
                 j.event(f"job:{d['jobId']}", "RUNNING", f"on {inst}")
+        if cfg.job_id:
+            j.activity("probe", "follow-job", self._refollow, output=lambda r: self.report.get("followed_job"))
         rows, self._tracked = j.activity("probe", "choose-targets", self._choose_targets, probe_hosts,
                                          output=lambda r: r[0])
         self.report["targets"] = rows
@@ -556,6 +644,7 @@ class Runner:
             "capacity_restored": None, "config": cfg.to_dict(),
             # what applied the environment: hashicorp/aws as locked by the root's .terraform.lock.hcl
             "aws_provider_version": locked_aws_version(load_environment(cfg.env).root_dir),
+            "followed_job": self.followed.to_dict() if self.followed else None,
         }
         self.writer = statelib.StateWriter(statelib.ChaosState(run_id=self.run_id, env=cfg.env,
                                                                method=self.method.NAME), self.state_path)

@@ -66,12 +66,23 @@ Each hook says what moto does, what AWS does, and what the hook changes:
 * ``jsonpath_ng.ext.parse`` (moto's EventBridge builds a new JSONPath parser -- a yacc table --
   for each of the default input paths, for every event and every target: ~15 ms per delivered
   event) → memoized per expression (parsed expressions are immutable; ``find`` does not change them).
+* ``ECSBackend.describe_container_instances`` / ``update_container_instances_state`` (moto: index
+  ``container_instances[<cluster name>]`` without a default, so a cluster that never had a container
+  instance -- e.g. an idle Batch CE's -- raised KeyError, an HTTP 500) → every id it cannot find is a
+  ``failures`` entry with reason ``MISSING``, as ECS answers (Amazon ECS API Reference,
+  DescribeContainerInstances; Amazon ECS Developer Guide, "API failure reasons").
+* ``BaseResponse.call_action`` for Batch, ECS, EC2 and FIS (moto/Flask: any exception a handler does
+  not turn into an AWS error is an HTTP 500 with an HTML page, and botocore retries it) → the
+  service's client error, HTTP 400 (:data:`FAULT_ERRORS`), whose message says it is the emulator's
+  fault, and an ERROR log line with the traceback. AWS answers no such request with a 500 page; the
+  emulator must never look like AWS failing when it is the emulator that is broken.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 import uuid
@@ -91,6 +102,47 @@ from spotkit.aws import JOB_STATUSES
 
 _installed = False
 _lock = threading.Lock()
+log = logging.getLogger("spotkit.emulator")
+
+#: moto service name -> (the AWS error code an unhandled exception becomes, HTTP status, source). Each is
+#: a client error the service's API reference lists: Batch ClientException ("These errors are usually
+#: caused by a client action", every operation of the AWS Batch API Reference); ECS ClientException
+#: (every operation of the Amazon ECS API Reference, e.g. DescribeContainerInstances); EC2 InvalidRequest
+#: (EC2 API Reference, "Error codes for the Amazon EC2 API", common client errors: "The request received
+#: was invalid"); FIS ValidationException ("The specified input is not valid", the AWS FIS API Reference's
+#: operations). Which of its listed errors AWS would really give is unknowable for an emulator bug: these
+#: are chosen, not verified.
+FAULT_ERRORS = {
+    "batch": ("ClientException", 400),
+    "ecs": ("ClientException", 400),
+    "ec2": ("InvalidRequest", 400),
+    "fis": ("ValidationException", 400),
+}
+
+
+def fault_message(service: str, action: str, exc: BaseException) -> str:
+    """The error message of a request the emulator failed to serve (one line)."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return (f"Internal error in the spotkit emulator serving {service} {action} ({detail}); this is the "
+            "emulator's fault, not AWS behaviour: see the emulator log")
+
+
+def _fault_error(service: str, message: str):
+    code, status = FAULT_ERRORS[service]
+    if service == "batch":
+        return ClientException(message)
+    if service == "fis":
+        from moto.core.exceptions import JsonRESTError
+
+        err = JsonRESTError(code, message)
+        err.code = status
+        return err
+    from moto.core.exceptions import ServiceException
+
+    class Fault(ServiceException):  # ECS (JSON) and EC2 (query/XML) serialize ServiceExceptions themselves
+        pass
+
+    return Fault(code, message)
 
 #: Set by the server: called with (rule, target, event) for each Lambda target a rule matches.
 lambda_target_sink: Optional[Callable[[Any, dict, dict], None]] = None
@@ -432,6 +484,8 @@ def install() -> None:
             return
         _installed = True
 
+    _install_fault_guard()
+    _install_ecs_missing_instances()
     batch_models.Job.start = lambda self: None
     batch_models.Job.status = property(_status_get, _status_set)
     batch_models.Job.describe = describe_job
@@ -723,3 +777,59 @@ def install() -> None:
         return original_esm_update(cls, original_resource, new_resource_name, template, account_id, region_name)
 
     lambda_models.EventSourceMapping.update_from_cloudformation_json = classmethod(esm_update_from_cloudformation_json)
+
+
+def _install_fault_guard() -> None:
+    """Wrap moto's ``BaseResponse.call_action``: for the services in :data:`FAULT_ERRORS`, an exception
+    that escapes the handler (moto would answer HTTP 500) is logged with its traceback as the
+    emulator's fault and answered with the service's client error, HTTP 400."""
+    from moto.core import responses as core_responses
+    from moto.core.exceptions import ServiceException
+    from werkzeug.exceptions import HTTPException
+
+    original = core_responses.BaseResponse.call_action
+
+    def call_action(self):
+        service = getattr(self, "service_name", None)
+        if service not in FAULT_ERRORS:
+            return original(self)
+        try:
+            return original(self)
+        except Exception as exc:  # noqa: BLE001 - the point: nothing escapes as an HTTP 500
+            try:
+                action = self._get_action()
+            except Exception:  # noqa: BLE001
+                action = "?"
+            code, status = FAULT_ERRORS[service]
+            log.error("unhandled %s in the emulator serving %s %s: the emulator's fault, not the request's; "
+                      "answered %s HTTP %s", type(exc).__name__, service, action, code, status, exc_info=True)
+            err = _fault_error(service, fault_message(service, action, exc))
+            headers = self.response_headers
+            if isinstance(err, ServiceException):
+                status_code, headers, body = self.serialized(core_responses.ActionResult(err))
+                headers["status"] = status
+                status_code = status
+            elif isinstance(err, HTTPException):
+                status_code, headers, body = self._transform_response(
+                    headers, (err.description, {**dict(err.get_headers() or []), "status": err.code}))
+            headers, body = self._enrich_response(headers, body)
+            return status_code, headers, body
+
+    core_responses.BaseResponse.call_action = call_action
+
+
+def _install_ecs_missing_instances() -> None:
+    """ECS: an unknown container instance is a ``MISSING`` failure, also in a cluster that never had one."""
+    from moto.ecs import models as ecs_models
+
+    backend = ecs_models.EC2ContainerServiceBackend
+    for name in ("describe_container_instances", "update_container_instances_state"):
+        original = getattr(backend, name)
+
+        def wrapped(self, cluster_str, *args, _original=original, **kwargs):
+            cluster = self._get_cluster(cluster_str)  # ClusterNotFoundException as before
+            self.container_instances.setdefault(cluster.name, {})  # what register would have made
+            return _original(self, cluster_str, *args, **kwargs)
+
+        wrapped.__name__ = name
+        setattr(backend, name, wrapped)
