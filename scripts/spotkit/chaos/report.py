@@ -124,7 +124,8 @@ def _num(value: float | None) -> str:
 
 def render_junit(report: dict) -> str:
     """The report as JUnit XML (a string): ``<testsuites>`` holding one ``<testsuite name="spotkit
-    chaos <method> (<env>)">`` with properties run_id, method, time_scale, env, recovery, aws_provider_version, and test cases:
+    chaos <method> (<env>)">`` with properties run_id, method, time_scale, env, recovery,
+    aws_provider_version, and test cases:
 
     * one per job, classname ``spotkit.chaos.<env>.<method>``, name ``<job name> <job id>[ index N]``,
       time = seconds from injection to RUNNING again (else the run's duration), a ``<failure>``

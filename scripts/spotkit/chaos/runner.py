@@ -49,7 +49,7 @@ from spotkit.chaos.journal import Journal
 from spotkit.chaos.report import write_report
 from spotkit.chaos.rollback import apply_entry
 from spotkit.core.lookup import describe_jobs
-from spotkit.envs import locked_aws_version
+from spotkit.envs import load_environment, locked_aws_version
 
 RECOVERY_NATIVE = "native-retry"
 RECOVERY_RESUBMITTED = "resubmitted"
@@ -164,7 +164,6 @@ class Runner:
         if self._injected_factory:
             return 1.0
         from spotkit.aws import emulator_endpoint
-        from spotkit.envs import load_environment
 
         return emulator_time_scale(emulator_endpoint()) if load_environment(self.config.env).emulator else 1.0
 
