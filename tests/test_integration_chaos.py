@@ -20,6 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import free_port, wait_for
+from spotkit import envs
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +80,20 @@ def test_outputs_name_the_spot_queue_and_function(stage):
     ce = clients["batch"].describe_compute_environments(
         computeEnvironments=[values["compute_environment_arn"]])["computeEnvironments"][0]
     assert ce["type"] == "MANAGED" and ce["computeResources"]["type"] == "SPOT"
+    assert ce["computeResources"]["allocationStrategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    # generated name (valid on hashicorp/aws 5.x and 6.x), the readable one in the Name tag
+    assert ce["computeEnvironmentName"] == values["compute_environment_name"]
+    assert ce["computeEnvironmentName"].startswith("terraform-")
+    assert ce["tags"]["Name"] == values["compute_environment_readable_name"] == "spotkit-local-spot"
+    queue = clients["batch"].describe_job_queues(jobQueues=[values["job_queue_arn"]])["jobQueues"][0]
+    assert queue["computeEnvironmentOrder"] == [{"order": 0, "computeEnvironment": values["compute_environment_arn"]}]
+    assert {(a["reason"], a["maxTimeSeconds"], a["action"], a["state"]) for a in queue["jobStateTimeLimitActions"]} == {
+        ("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", 3600, "CANCEL", "RUNNABLE"),
+        ("MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE", 600, "CANCEL", "RUNNABLE"),
+        ("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", 600, "CANCEL", "RUNNABLE"),
+    }
     fn = clients["lambda"].get_function(FunctionName=values["resubmit_function_name"])["Configuration"]
-    assert fn["Handler"] == "app.handler"
+    assert fn["Handler"] == "app.handler" and fn["Runtime"] == "python3.13"
 
 
 def _values(run) -> dict:
@@ -115,7 +128,7 @@ def test_rule_feeds_the_events_queue_and_the_mapping_feeds_the_function(stage):
     assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}
     fn = clients["lambda"].get_function_configuration(FunctionName=fn_name)
     assert int(attrs["VisibilityTimeout"]) >= 6 * fn["Timeout"]
-    # The mapping (a CloudFormation stack), with partial batch responses and the local settings.
+    # The mapping (native aws_lambda_event_source_mapping), with partial batch responses and the local settings.
     (esm,) = clients["lambda"].list_event_source_mappings(FunctionName=fn_name)["EventSourceMappings"]
     assert esm["UUID"] == values["resubmit_event_source_mapping_uuid"]
     assert (esm["EventSourceArn"], esm["State"], esm["FunctionResponseTypes"]) == (
@@ -160,6 +173,7 @@ def test_chaos_spot_interrupts_through_fis_and_the_lambda_resubmits(stage):
     assert report["passed"] is True, report.get("failure_reason")
     assert report["method"] == "fis-spot-interruption" and report["recovery"] == "resubmitted"
     assert report["time_scale"] == 0.025  # `spotkit local up`'s FIS time factor, stated in the report
+    assert report["aws_provider_version"] == envs.locked_aws_version(REPO / "terraform" / "local")
     (job,) = report["jobs"]
     assert job["passed"] and job["successors"] == 1 and job["recovered_job_id"] != job["job_id"]
     assert job["failure_reason"] == f"Host EC2 (instance {job['instance_id']}) terminated."
