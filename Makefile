@@ -86,18 +86,19 @@ lint: $(VENV)/.installed ## ruff + terraform fmt -check + tflint (AWS ruleset) p
 	$(VENV)/bin/ruff check .
 	$(TOOLS_BIN)/terraform fmt -check -recursive modules
 	$(TOOLS_BIN)/terraform fmt -check -recursive terraform
+	$(TOOLS_BIN)/terraform fmt -check -recursive examples
 	@if [ -x $(TOOLS_BIN)/tflint ]; then rc=0; for d in $(TFLINT_DIRS); do \
 	  echo "tflint --chdir=$$d"; $(TOOLS_BIN)/tflint --chdir=$$d --config=$(CURDIR)/.tflint.hcl --format=compact || rc=1; \
 	  done; exit $$rc; \
 	else echo "make lint: SKIPPED tflint: $(TOOLS_BIN)/tflint not built (make lint-tools)" >&2; fi
 	@$(MAKE) --no-print-directory docs-check
 
-docs: ## Regenerate the tables in modules/*/README.md with terraform-docs (.terraform-docs.yml)
-	@for d in modules/*/; do $(TOOLS_BIN)/terraform-docs --config $(CURDIR)/.terraform-docs.yml $$d >/dev/null || exit 1; \
+docs: ## Regenerate the tables in modules/*/README.md and examples/*/README.md with terraform-docs (.terraform-docs.yml)
+	@for d in modules/*/ examples/*/; do $(TOOLS_BIN)/terraform-docs --config $(CURDIR)/.terraform-docs.yml $$d >/dev/null || exit 1; \
 	  echo "$${d}README.md"; done
 
-docs-check: ## Fail when a module README's terraform-docs tables are out of date
-	@if [ -x $(TOOLS_BIN)/terraform-docs ]; then rc=0; for d in modules/*/; do \
+docs-check: ## Fail when a module or example README's terraform-docs tables are out of date
+	@if [ -x $(TOOLS_BIN)/terraform-docs ]; then rc=0; for d in modules/*/ examples/*/; do \
 	  $(TOOLS_BIN)/terraform-docs --config $(CURDIR)/.terraform-docs.yml --output-check $$d >/dev/null 2>&1 \
 	  || { echo "out of date: $${d}README.md (make docs)" >&2; rc=1; }; done; exit $$rc; \
 	else echo "make lint: SKIPPED terraform-docs check: $(TOOLS_BIN)/terraform-docs not built (make lint-tools)" >&2; fi

@@ -49,7 +49,7 @@ def tree(tmp_path_factory):
     return dst
 
 
-@pytest.mark.parametrize("folder", ["modules", "terraform"])
+@pytest.mark.parametrize("folder", ["modules", "terraform", "examples"])
 def test_fmt_is_clean(terraform, folder):
     # one folder per call: Terraform 1.0's fmt takes at most one directory
     proc = terraform(["fmt", "-check", "-recursive", "-diff", folder], cwd=REPO, check=False)
