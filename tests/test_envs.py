@@ -187,3 +187,20 @@ def test_chaos_required_stop_condition_refused_without_an_alarm(home):
                                      "      create_stop_condition_alarm: false  # a FAILED job"))
     with pytest.raises(envs.SettingsError, match="require_stop_condition"):
         envs.render("prod")
+
+
+def test_env_cli_reports_a_bad_key_in_one_line_per_problem(home):
+    settings = home / "settings.yaml"
+    text = settings.read_text()
+    assert "      instance_types: [m5.large]\n" in text
+    settings.write_text(text.replace("      instance_types: [m5.large]\n",
+                                     "      instance_type: [m5.large]\n      max_vcpus: lots\n", 1))
+    for argv in (["show", "--env", "local"], ["render", "--env", "local"]):
+        result = CliRunner().invoke(envs.env_group, argv)
+        assert result.exit_code == 1, result.output
+        assert result.output.splitlines() == [
+            "Error: settings.yaml: environments.local.compute.instance_type: unknown key "
+            "(did you mean instance_types?)",
+            'Error: settings.yaml: environments.local.compute.max_vcpus: must be a number, not "lots"',
+        ]
+    assert not (home / "terraform" / "local" / "terraform.tfvars.json").exists()
