@@ -21,7 +21,7 @@ def home(tmp_path, monkeypatch):
     for name in ("local", "dev", "prod"):
         (tmp_path / "terraform" / name).mkdir(parents=True)
         lock = REPO / "terraform" / name / ".terraform.lock.hcl"
-        if lock.exists():  # only the local root commits one (docs/providers.md)
+        if lock.exists():  # only local commits one (dev/prod lock on their first init)
             shutil.copy(lock, tmp_path / "terraform" / name)
     for attr, value in {
         "REPO_ROOT": tmp_path,
@@ -46,11 +46,9 @@ def _read(root: Path) -> dict:
 def test_local_points_every_service_at_the_emulator_port(home):
     out = _read(envs.render("local"))
     providers = out["providers"]
-    for key in ("batch", "ec2", "ecs", "iam", "sts", "lambda", "events", "logs", "fis", "autoscaling",
-                "sqs", "sns", "dynamodb", "kms", "ssm", "cloudwatch", "s3", "stepfunctions", "cloudformation"):
+    for key in envs.ENDPOINT_KEYS[5]:  # the local lock pins hashicorp/aws 5.x
         assert f'    {key} ' in providers, key
     assert providers.count('"http://127.0.0.1:4999"') == len(envs.ENDPOINT_KEYS[5])
-    assert "hashicorp/aws 5.x" in providers  # the committed local lock holds 5.100.0
     for flag in ("skip_credentials_validation", "skip_requesting_account_id", "skip_metadata_api_check",
                  "s3_use_path_style"):
         assert f"{flag}" in providers
@@ -59,10 +57,6 @@ def test_local_points_every_service_at_the_emulator_port(home):
     assert (home / ".spotkit" / "local-4999").is_dir()
     tfvars = out["tfvars"]
     assert tfvars["name"] == "spotkit-local"
-    assert tfvars["resubmit"].get("lambda_runtime", "python3.13") == "python3.13"
-    # Auto Scaling group backend, as on AWS (SPOT_PRICE_CAPACITY_OPTIMIZED is also the module default).
-    strategy = tfvars["compute"].get("allocation_strategy", "SPOT_PRICE_CAPACITY_OPTIMIZED")  # absent: module default
-    assert strategy == "SPOT_PRICE_CAPACITY_OPTIMIZED"
     assert tfvars["compute"]["instance_types"] == ["m5.large"]
     assert tfvars["job_definition"]["vcpus"] == 1 and tfvars["job_definition"]["memory_mib"] == 512
     assert "Ref::seconds" in " ".join(tfvars["job_definition"]["command"])
@@ -84,9 +78,6 @@ def test_real_environments_use_s3_and_no_endpoints(home, name):
     assert f'"spotkit/{name}/terraform.tfstate"' in out["backend"]
     assert "encrypt        = true" in out["backend"]
     tfvars = out["tfvars"]
-    assert tfvars["resubmit"].get("lambda_runtime", "python3.13") == "python3.13"
-    strategy = tfvars["compute"].get("allocation_strategy", "SPOT_PRICE_CAPACITY_OPTIMIZED")  # absent: module default
-    assert strategy == "SPOT_PRICE_CAPACITY_OPTIMIZED"
     assert tfvars["subnet_ids"] and tfvars["security_group_ids"] and "vpc_cidr" not in tfvars
     resubmit = tfvars["resubmit"]
     assert (resubmit["batch_size"], resubmit["maximum_batching_window_seconds"], resubmit["maximum_concurrency"]) == (
@@ -116,15 +107,13 @@ def test_port_change_moves_state_and_endpoints(home, monkeypatch):
     assert "local-4777" in out["backend"]
 
 
-def test_without_a_lock_the_header_names_the_major_terraform_will_pick(home, monkeypatch):
-    (home / "terraform" / "local" / ".terraform.lock.hcl").unlink()
-    monkeypatch.delenv("SPOTKIT_PROVIDER_SOURCE", raising=False)
-    assert "hashicorp/aws 5.x" in _read(envs.render("local"))["providers"]  # a mirror: 5.100.0 here
-    monkeypatch.setenv("SPOTKIT_PROVIDER_SOURCE", "registry")
+def test_provider_5_gets_5x_endpoint_keys(home):
+    lock = home / "terraform" / "local" / ".terraform.lock.hcl"
+    lock.write_text(lock.read_text().replace('version     = "3.39.0"', 'version     = "5.31.0"'))
     providers = _read(envs.render("local"))["providers"]
-    assert "hashicorp/aws 6.x" in providers  # the registry's newest in >= 5.77.0, < 7.0
-    assert "    events " in providers and "cloudwatchevents" not in providers
-    assert "skip_get_ec2_platforms" not in providers
+    assert "    events " in providers and "    logs " in providers and "    cloudformation " in providers
+    assert "cloudwatchevents" not in providers and "s3_force_path_style" not in providers
+    assert "s3_use_path_style" in providers and "skip_get_ec2_platforms" not in providers
 
 
 def test_unknown_environment_names_the_known_ones(home):
@@ -173,7 +162,7 @@ def test_env_cli_render_and_show(home):
     assert result.exit_code == 0, result.output
     assert (home / "terraform" / "dev" / "backend.tf").exists()
     result = runner.invoke(envs.env_group, ["show", "--env", "local"])
-    assert result.exit_code == 0 and "maximum_batching_window_seconds: 0" in result.output  # local's own setting
+    assert result.exit_code == 0 and "vpc_cidr: 10.42.0.0/16" in result.output
     result = runner.invoke(envs.env_group, ["show", "--env", "nope"])
     assert result.exit_code == 1 and "unknown environment" in result.output
 
@@ -198,3 +187,20 @@ def test_chaos_required_stop_condition_refused_without_an_alarm(home):
                                      "      create_stop_condition_alarm: false  # a FAILED job"))
     with pytest.raises(envs.SettingsError, match="require_stop_condition"):
         envs.render("prod")
+
+
+def test_env_cli_reports_a_bad_key_in_one_line_per_problem(home):
+    settings = home / "settings.yaml"
+    text = settings.read_text()
+    assert "      instance_types: [m5.large]\n" in text
+    settings.write_text(text.replace("      instance_types: [m5.large]\n",
+                                     "      instance_type: [m5.large]\n      max_vcpus: lots\n", 1))
+    for argv in (["show", "--env", "local"], ["render", "--env", "local"]):
+        result = CliRunner().invoke(envs.env_group, argv)
+        assert result.exit_code == 1, result.output
+        assert result.output.splitlines() == [
+            "Error: settings.yaml: environments.local.compute.instance_type: unknown key "
+            "(did you mean instance_types?)",
+            'Error: settings.yaml: environments.local.compute.max_vcpus: must be a number, not "lots"',
+        ]
+    assert not (home / "terraform" / "local" / "terraform.tfvars.json").exists()

@@ -11,6 +11,11 @@ Terraform root from the jinja2 templates in ``terraform/templates/``:
   the modules accept: ``events``, ``logs``, ``fis``, ``s3_use_path_style``);
 * ``terraform.tfvars.json`` - the root's input variables.
 
+Before anything is rendered the settings are checked against ``settings.schema.json``
+(:mod:`spotkit.settings_schema`): unknown keys and wrong types are reported one line each, with
+the dotted path in the file, e.g. ``settings.yaml: environments.dev.compute.instance_type:
+unknown key (did you mean instance_types?)``.
+
 Source for the provider arguments: Terraform AWS provider docs, "Custom Service Endpoints" guide.
 """
 
@@ -49,7 +54,30 @@ ENDPOINT_KEYS = {
 
 
 class SettingsError(click.ClickException):
-    """settings.yaml is missing, malformed, or does not define what was asked for."""
+    """settings.yaml is missing, malformed, or does not define what was asked for (exit status 1)."""
+
+
+class SettingsInvalid(SettingsError):
+    """settings.yaml does not match its schema; ``problems`` holds one line per problem.
+
+    Shown as one ``Error: <line>`` per problem (exit status 1, like every SettingsError).
+    """
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def show(self, file=None) -> None:
+        for line in self.problems:
+            click.echo(f"Error: {line}", err=True, file=file)
+
+
+def _label(path: Path) -> str:
+    """How messages name the settings file: relative to the repository when it is in it."""
+    try:
+        return str(Path(path).resolve().relative_to(paths.REPO_ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 @dataclass
@@ -116,7 +144,10 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
 
     Raises:
         SettingsError: the file is missing, is not YAML, or has no ``environments`` map.
+        SettingsInvalid: a top-level key other than ``defaults`` and ``environments``.
     """
+    from spotkit import settings_schema
+
     path = Path(path or paths.SETTINGS_FILE)
     try:
         data = yaml.safe_load(path.read_text())
@@ -126,25 +157,51 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
         raise SettingsError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
         raise SettingsError(f"{path} must be a mapping with an 'environments' mapping")
+    bad = settings_schema.file_problems(data)
+    if bad:
+        raise SettingsInvalid([f"{_label(path)}: {line}" for line in bad])
     return data
+
+
+def validate(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """Check ``defaults`` and ``environments.<name>`` of ``data`` (parsed settings.yaml) against
+    the schema, then their merge; return the merged settings (a new dict).
+
+    Raises:
+        SettingsInvalid: one line per problem, ``settings.yaml: <dotted path>: <what is wrong>``;
+            problems of the sections as written are reported first (the merge is checked only
+            when they have none, so a problem is reported once, where it was written).
+    """
+    from spotkit import settings_schema
+
+    label = _label(paths.SETTINGS_FILE)
+    defaults = data.get("defaults") or {}
+    own = data["environments"].get(name) or {}
+    found = [*settings_schema.problems(defaults, "defaults"),
+             *settings_schema.problems(own, f"environments.{name}")]
+    merged = _deep_merge(defaults, own) if isinstance(defaults, dict) and isinstance(own, dict) else {}
+    if not found:
+        found = settings_schema.problems(merged, f"environments.{name}", merged=True)
+    if found:
+        raise SettingsInvalid([f"{label}: {line}" for line in found])
+    return merged
 
 
 def load_environment(name: str) -> Environment:
     """The environment ``name`` of settings.yaml, merged with ``defaults``.
 
     Raises:
-        SettingsError: ``name`` is not defined (the message lists the defined ones), or it has
-            no ``region``.
+        SettingsError: ``name`` is not defined (the message lists the defined ones).
+        SettingsInvalid: ``defaults`` or the environment does not match the schema (unknown key,
+            wrong type, no ``region`` or ``job_definition.image``): see :func:`validate`.
     """
     data = load_settings()
     envs = data["environments"]
     if name not in envs:
         known = ", ".join(sorted(envs)) or "none"
         raise SettingsError(f"unknown environment {name!r}; settings.yaml defines: {known}")
-    merged = _deep_merge(data.get("defaults") or {}, envs[name] or {})
-    region = merged.get("region")
-    if not region:
-        raise SettingsError(f"environment {name!r} has no 'region' in settings.yaml")
+    merged = validate(data, name)
+    region = merged["region"]
     return Environment(
         name=name,
         region=str(region),
@@ -173,30 +230,31 @@ def aws_provider_major(env: Environment) -> int:
     return 6 if os.environ.get("SPOTKIT_PROVIDER_SOURCE") == "registry" else 5
 
 
-def _check(env: Environment, aws_major: int) -> None:
+def _check(env: Environment) -> None:
+    """What the schema does not say: the backend and network an environment needs, and chaos
+    stop conditions (the schema checks keys and types)."""
+    from spotkit import settings_schema
+
     s = env.settings
-    for section in ("compute", "job_queue", "job_definition", "resubmit", "chaos"):
-        if not isinstance(s.get(section, {}), dict):
-            raise SettingsError(f"{env.name}: '{section}' must be a mapping")
-    if "image" not in s.get("job_definition", {}):
-        raise SettingsError(f"{env.name}: job_definition.image is required")
-    backend = s.get("backend", {}).get("type", "local")
-    if backend not in ("local", "s3"):
-        raise SettingsError(f"{env.name}: backend.type must be 'local' or 's3', not {backend!r}")
-    if backend == "s3":
-        missing = [k for k in ("bucket", "key", "dynamodb_table") if not s["backend"].get(k)]
+    where = f"{_label(paths.SETTINGS_FILE)}: environments.{env.name}"
+    found = settings_schema.problems(s, f"environments.{env.name}", merged=True)
+    if found:  # an Environment built by hand, not by load_environment
+        raise SettingsInvalid([f"{_label(paths.SETTINGS_FILE)}: {line}" for line in found])
+    backend = s.get("backend") or {}
+    if backend.get("type", "local") == "s3":
+        missing = [k for k in ("bucket", "key", "dynamodb_table") if not backend.get(k)]
         if missing:
-            raise SettingsError(f"{env.name}: the s3 backend needs {', '.join('backend.' + k for k in missing)}")
-    net = s.get("network", {})
+            raise SettingsError(f"{where}.backend: the s3 backend needs {', '.join('backend.' + k for k in missing)}")
+    net = s.get("network") or {}
     if env.emulator and not net.get("vpc_cidr"):
-        raise SettingsError(f"{env.name}: emulator environments need network.vpc_cidr")
+        raise SettingsError(f"{where}.network: emulator environments need network.vpc_cidr")
     if not env.emulator and not (net.get("subnet_ids") and net.get("security_group_ids")):
-        raise SettingsError(f"{env.name}: network.subnet_ids and network.security_group_ids are required")
+        raise SettingsError(f"{where}.network: network.subnet_ids and network.security_group_ids are required")
     chaos = s.get("chaos") or {}
     if (chaos.get("create") and chaos.get("require_stop_condition")
             and not (chaos.get("create_stop_condition_alarm") or chaos.get("stop_condition_alarm_arns"))):
         raise SettingsError(
-            f"{env.name}: chaos.require_stop_condition needs chaos.create_stop_condition_alarm: true or "
+            f"{where}.chaos: chaos.require_stop_condition needs chaos.create_stop_condition_alarm: true or "
             "chaos.stop_condition_alarm_arns (an FIS experiment template must not run without a stop condition)")
 
 
@@ -204,12 +262,13 @@ def render_files(env: Environment) -> dict[str, str]:
     """The rendered files of ``env``: file name -> content (nothing is written).
 
     Raises:
-        SettingsError: the settings are incomplete or inconsistent (see the message).
+        SettingsError: the settings are incomplete or inconsistent (see the message);
+            SettingsInvalid when they do not match the schema.
     """
     from spotkit.aws import emulator_endpoint
 
     aws_major = aws_provider_major(env)
-    _check(env, aws_major)
+    _check(env)
     keys = ENDPOINT_KEYS.get(aws_major, ENDPOINT_KEYS[5])
     width = max(len(k) for k in keys)
     zip_path = Path(env.settings.get("lambda_zip_path") or paths.BUILD_DIR / "resubmit.zip")
