@@ -6,7 +6,7 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Name prefix: the Spot compute environment is \"<name>-spot\", the on-demand one \"<name>-ondemand\", IAM roles \"<name>-batch-*\"."
+  description = "Name prefix: the compute environments' readable names (Name tags; the names themselves are generated) are \"<name>-spot\" and \"<name>-ondemand\", IAM roles \"<name>-batch-*\"."
   type        = string
 }
 

@@ -6,12 +6,12 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Name prefix: role \"<name>-fis\", template stacks \"<name>-spot-interruption\" and \"<name>-terminate-instance\", alarm \"<name>-stop\"."
+  description = "Name prefix: role \"<name>-fis\", experiment templates tagged Name = \"<name>-spot-interruption\" and \"<name>-terminate-instance\", alarm \"<name>-stop\"."
   type        = string
 
   validation {
     condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,40}$", var.name))
-    error_message = "The name must start with a letter and hold at most 41 letters, digits and hyphens (it prefixes CloudFormation stack and IAM role names)."
+    error_message = "The name must start with a letter and hold at most 41 letters, digits and hyphens (it prefixes the IAM role, alarm and template Name tags)."
   }
 }
 

@@ -49,7 +49,7 @@ output "kms_key_arn" {
 }
 
 output "event_source_mapping_uuid" {
-  description = "UUID of the event source mapping (the stack's UUID output), e.g. for `aws lambda get-event-source-mapping --uuid`."
+  description = "UUID of the event source mapping, e.g. for `aws lambda get-event-source-mapping --uuid`."
   value       = try(aws_lambda_event_source_mapping.this[0].uuid, null)
 }
 

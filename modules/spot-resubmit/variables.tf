@@ -6,7 +6,7 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Function name; also the prefix of the rule (\"<name>-failed\"), events queue (\"<name>-events\"), DLQ (\"<name>-dlq\"), alert topic (\"<name>-alerts\"), alarms, role and the event source mapping stack (\"<name>-event-source-mapping\"), and the `service` dimension of the function's metrics (POWERTOOLS_SERVICE_NAME)."
+  description = "Function name; also the prefix of the rule (\"<name>-failed\"), events queue (\"<name>-events\"), DLQ (\"<name>-dlq\"), alert topic (\"<name>-alerts\"), alarms and role, and the `service` dimension of the function's metrics (POWERTOOLS_SERVICE_NAME)."
   type        = string
 }
 

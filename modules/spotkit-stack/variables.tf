@@ -5,7 +5,7 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Name prefix of every resource, e.g. \"spotkit-dev\" (compute environment \"<name>-spot\", job queue \"<name>-spot\", job definition \"<name>-job\", function \"<name>-resubmit\")."
+  description = "Name prefix of every resource, e.g. \"spotkit-dev\" (compute environment Name tag \"<name>-spot\", job queue \"<name>-spot\", job definition \"<name>-job\", function \"<name>-resubmit\")."
   type        = string
 }
 
@@ -34,7 +34,8 @@ variable "lambda_zip_path" {
 # an attribute left out is null and the child module's default applies (its variables are
 # nullable = false). The child modules hold every default and validation; only the attributes
 # this composition itself decides on (create_on_demand, chaos.create, chaos.opt_in,
-# chaos.require_stop_condition) default here. Unknown attributes are an error.
+# chaos.require_stop_condition) default here. A wrongly typed attribute is an error; an attribute
+# the type does not declare is dropped by Terraform without a word (tests/spotkit_stack.tftest.hcl).
 
 variable "compute" {
   description = <<-EOT
