@@ -58,14 +58,15 @@ def test_local_points_every_service_at_the_emulator_port(home):
     tfvars = out["tfvars"]
     assert tfvars["name"] == "spotkit-local"
     assert tfvars["compute"]["instance_types"] == ["m5.large"]
-    assert tfvars["job_definition"]["vcpus"] == 1 and tfvars["job_definition"]["memory_mib"] == 512
+    # vcpus is the module default (1): not rendered; memory is the kit's choice
+    assert "vcpus" not in tfvars["job_definition"] and tfvars["job_definition"]["memory_mib"] == 512
     assert "Ref::seconds" in " ".join(tfvars["job_definition"]["command"])
     assert tfvars["lambda_zip_path"] == str(home / "build" / "resubmit.zip")
     assert tfvars["vpc_cidr"] and "subnet_ids" not in tfvars
     # Chaos stays quick: no batching window; the on-demand queue is the resubmit fallback.
     assert tfvars["resubmit"]["maximum_batching_window_seconds"] == 0
     assert tfvars["compute"]["create_on_demand"] is True
-    assert tfvars["resubmit"]["fallback_after_spot_losses"] == 2
+    assert "fallback_after_spot_losses" not in tfvars["resubmit"]  # modules/spot-resubmit's default (2)
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
@@ -80,9 +81,10 @@ def test_real_environments_use_s3_and_no_endpoints(home, name):
     tfvars = out["tfvars"]
     assert tfvars["subnet_ids"] and tfvars["security_group_ids"] and "vpc_cidr" not in tfvars
     resubmit = tfvars["resubmit"]
-    assert (resubmit["batch_size"], resubmit["maximum_batching_window_seconds"], resubmit["maximum_concurrency"]) == (
-        10, 5, 5)
-    assert resubmit["max_receive_count"] == 5 and resubmit["create_alarms"] is True
+    # batch_size, the batching window, max_receive_count and alarms are modules/spot-resubmit's
+    # defaults (10, 5 s, 5, on): not rendered, so the module's value applies
+    assert not {"batch_size", "maximum_batching_window_seconds", "max_receive_count", "create_alarms"} & set(resubmit)
+    assert resubmit["maximum_concurrency"] == 5
     # The mapping's concurrency cap must fit under the function's reserved concurrency.
     assert resubmit["maximum_concurrency"] <= resubmit.get("reserved_concurrent_executions", 1000)
 
@@ -170,7 +172,7 @@ def test_env_cli_render_and_show(home):
 def test_chaos_settings_per_environment(home):
     local = _read(envs.render("local"))["tfvars"]["chaos"]
     assert local["create"] is True and local["opt_in"] is True
-    assert (local["selection_mode"], local["duration_before_interruption"]) == ("COUNT(1)", "PT2M")
+    assert "selection_mode" not in local  # modules/chaos-fis's default, COUNT(1)
     dev = _read(envs.render("dev"))["tfvars"]["chaos"]
     assert dev["create"] is True and dev["opt_in"] is True
     # prod: the templates exist with a required stop condition, but nothing is opted in.

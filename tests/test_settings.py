@@ -289,3 +289,52 @@ def test_the_s3_backend_check_names_the_path():
     with pytest.raises(envs.SettingsError) as exc:
         envs.render_files(env)
     assert exc.value.message == "settings.yaml: environments.dev.backend: the s3 backend needs backend.bucket"
+
+
+# ----------------------------------------------------------------------------- one source of defaults
+
+#: The child module holding each section's defaults (the attribute names are its variable names).
+CHILD_MODULES = {"compute": "batch-compute", "job_queue": "job-queue", "job_definition": "job-definition",
+                 "resubmit": "spot-resubmit", "chaos": "chaos-fis"}
+#: Values settings.yaml `defaults:` may repeat although they equal the module default, and why.
+ALLOWED_REPEATS = {
+    # Safety: a reader must see that chaos is off and nothing is opted in unless an environment says so.
+    ("chaos", "create"): "chaos is off unless an environment turns it on",
+    ("chaos", "opt_in"): "no instance is fair game unless an environment opts in",
+}
+
+
+def module_defaults(section: str) -> dict[str, Any]:
+    """{attribute: effective default} of a spotkit-stack section: the optional(T, default) of
+    modules/spotkit-stack when it has one, else the child module variable's default (variables
+    without a default are left out)."""
+    out = {}
+    for block in hcl2.loads((REPO / "modules" / CHILD_MODULES[section] / "variables.tf").read_text())["variable"]:
+        for name, body in block.items():
+            if "default" in body:
+                out[name] = body["default"][0]
+    for name, (_, optional, default) in stack_objects()[section][1].items():
+        if optional and default is not None:
+            out[name] = default
+    return out
+
+
+def test_module_defaults_are_read():
+    """The reader this test relies on, on values the modules document."""
+    assert module_defaults("resubmit")["max_resubmissions"] == 3
+    assert module_defaults("compute")["allocation_strategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    assert module_defaults("compute")["create_on_demand"] is False  # modules/spotkit-stack's optional(bool, false)
+    assert module_defaults("chaos")["create"] is False  # the stack's, not chaos-fis's own true
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_settings_defaults_do_not_repeat_module_defaults(section):
+    defaults = module_defaults(section)
+    for key, value in (_committed()["defaults"].get(section) or {}).items():
+        assert key in settings_schema.section_keys()[section]
+        if (section, key) in ALLOWED_REPEATS:
+            assert defaults.get(key) == value, f"{section}.{key} is allow-listed but no longer repeats the default"
+            continue
+        assert key not in defaults or defaults[key] != value, (
+            f"settings.yaml defaults.{section}.{key} = {value!r} is modules/{CHILD_MODULES[section]}'s default: "
+            "drop it (or allow-list it with the reason)")

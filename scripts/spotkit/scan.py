@@ -10,8 +10,15 @@ the scan makes no network call. Every .tf file is parsed first, with the HCL par
 uses (bc-python-hcl2, the version checkov pins, a light main dependency), because checkov counts
 an unparsable file and carries on without it.
 
+``--plan ENV`` scans an environment's plan instead: :func:`spotkit.tf.plan_json` (``terraform
+plan -out`` then ``terraform show -json``, with the kit's Terraform driver) and checkov's
+``terraform_plan`` framework with the same policies; in a plan every value Terraform knows before
+apply is resolved (module defaults, settings, ``optional()`` attributes), which checkov cannot do
+on the .tf source.
+
 Exit status: 0 no failed check; 1 at least one failed check; 2 bad input (a path that does not
-exist, a malformed .tf file) or checkov itself did not finish. docs/scanning.md has the details.
+exist, a malformed .tf file, invalid settings, the emulator not up, a failed plan) or checkov
+itself did not finish. docs/scanning.md has the details.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class Target:
     path: Path  # what checkov gets (-d for a directory, -f for a file)
     label: str  # how the user sees it
     skip_paths: tuple[str, ...] | None  # None: the .checkov.yaml list
+    plan: bool = False  # path is a `terraform show -json` plan (checkov's terraform_plan framework)
 
 
 @dataclass
@@ -214,6 +222,15 @@ def checkov_env() -> dict[str, str]:
 
 def checkov_command(target: Target, out_dir: Path, formats: list[str], external_dir: Path | None,
                     checkov: tuple[str, ...]) -> list[str]:
+    if target.plan:
+        # Not .checkov.yaml: its framework (terraform) and directory (.) would scan the source too.
+        cmd = [*checkov, "--skip-download", "--framework", "terraform_plan", "-f", str(target.path),
+               "--repo-root-for-plan-enrichment", str(REPO_ROOT), "--compact", "--quiet"]
+        if external_dir is not None:
+            cmd += ["--external-checks-dir", str(external_dir)]
+        for fmt in [*formats, "json"]:
+            cmd += ["--output", fmt]
+        return cmd + ["--output-file-path", str(out_dir)]
     cmd = [*checkov, "--config-file", str(CONFIG_FILE), "--skip-download"]
     cmd += ["-f" if target.path.is_file() else "-d", str(target.path)]
     if target.skip_paths is not None:
@@ -322,10 +339,19 @@ def _fail(message: str) -> None:
               help="cli (default), sarif, junitxml; several as a comma list or by repeating the option.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write each format to DIR/results_<format>.<ext> instead of standard output.")
+@click.option("--plan", "plan_env", metavar="ENV",
+              help="Scan the plan of environment ENV (settings.yaml) instead of .tf files: terraform plan -out + "
+                   "terraform show -json with spotkit's Terraform, then checkov's terraform_plan framework. "
+                   "Emulator environments (local) need `spotkit local up` first; others need their AWS credentials.")
 @click.option("--policies-dir", "show_policies_dir", is_flag=True,
               help="Print the directory of spotkit's checkov policies (for checkov --external-checks-dir) and exit.")
-def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None, show_policies_dir: bool) -> None:
+def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None, plan_env: str | None,
+             show_policies_dir: bool) -> None:
     """Scan Terraform with checkov, offline: the kit's modules/, terraform/ and examples/ by default.
+
+    With --plan ENV the environment's plan is scanned instead, where every value known before apply
+    is resolved (the .tf source leaves values that come through variables unresolved, and checkov
+    then neither passes nor fails the check). Terraform's progress goes to standard error.
 
     Settings come from .checkov.yaml at the repository root; a finding the kit accepts is skipped
     inline (#checkov:skip=<ID>:<reason>). Reports go to standard output (progress and the summary
@@ -340,10 +366,17 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
         click.echo(str(d))
         return
     fmts = formats
+    if plan_env and paths:
+        _fail("give either --plan ENV or PATH ..., not both")
+    plan_dir = tempfile.TemporaryDirectory(prefix="spotkit-scan-plan-") if plan_env else None
     try:
-        targets = resolve_targets(paths)
         started = time.monotonic()
-        n_files = precheck(targets)
+        if plan_env:
+            targets = [plan_target(plan_env, Path(plan_dir.name))]
+            n_files = [1]
+        else:
+            targets = resolve_targets(paths)
+            n_files = precheck(targets)
     except ScanInputError as exc:
         _fail(str(exc))
     external = kit_policies_dir()
@@ -361,8 +394,8 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
         summary = Summary()
         outs = []
         for i, t in enumerate(targets):
-            click.echo(f"spotkit scan: checkov {version} (offline){policy_note} on {t.label}, "
-                       f"{n_files[i]} Terraform file(s) ...", err=True)
+            what = "terraform_plan" if t.plan else f"{n_files[i]} Terraform file(s)"
+            click.echo(f"spotkit scan: checkov {version} (offline){policy_note} on {t.label}, {what} ...", err=True)
             out = Path(tmp) / str(i)
             try:
                 result = run_checkov(t, out, fmts, external, tool.command)
@@ -396,6 +429,28 @@ def scan_cmd(paths: tuple[str, ...], formats: list[str], output_dir: Path | None
     if written:
         click.echo("spotkit scan: wrote " + ", ".join(written), err=True)
     sys.exit(1 if summary.failed else 0)
+
+
+def plan_target(env: str, work: Path) -> Target:
+    """Write the plan JSON of environment ``env`` to ``work/tfplan.json`` and return it as a Target.
+
+    Raises:
+        ScanInputError: invalid or unknown environment, placeholders left, the emulator not up,
+            or Terraform failed (its own error output is printed to standard error first).
+    """
+    import click as _click
+
+    from spotkit import tf
+
+    try:
+        doc = tf.plan_json(env)
+    except tf.TerraformFailed as exc:
+        raise ScanInputError(f"--plan {env}: {exc.message}") from exc
+    except _click.ClickException as exc:  # SettingsError, SettingsInvalid, EmulatorDown
+        raise ScanInputError(f"--plan {env}: " + "; ".join(exc.format_message().splitlines())) from exc
+    path = work / "tfplan.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return Target(path, f"the plan of environment {env!r} (terraform show -json)", None, plan=True)
 
 
 def main() -> None:  # pragma: no cover - python -m spotkit.scan

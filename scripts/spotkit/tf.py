@@ -116,6 +116,61 @@ def plan(env: str = "local", variables: dict[str, str] | None = None) -> int:
         return _check(code, "plan", env, ok=(0, 2))
 
 
+class EmulatorDown(click.ClickException):
+    """An emulator environment was asked for while the local emulator does not answer."""
+
+
+def _require_emulator(e: envs.Environment) -> None:
+    if not e.emulator:
+        return
+    from spotkit.aws import emulator_port
+    from spotkit.emulator.cli import _responds
+
+    port = emulator_port()
+    if not _responds(port, timeout=3.0):
+        raise EmulatorDown(f"environment {e.name!r} runs on the local emulator, which is not up on 127.0.0.1:{port}: "
+                           "start it with `spotkit local up` (or `make local-up`)")
+
+
+def plan_json(env: str = "local", variables: dict[str, str] | None = None) -> dict:
+    """The plan of ``env`` as JSON: ``terraform plan -out=<file>`` (init first), then
+    ``terraform show -json <file>``, in a temporary directory that is removed afterwards.
+
+    Every value the plan knows is resolved there (module defaults, settings, ``optional()``
+    attributes), unlike in the .tf source. Terraform's own output goes to standard error only when
+    a step fails, so standard output stays free for reports.
+
+    Returns:
+        The plan document (``format_version``, ``planned_values``, ``resource_changes``,
+        ``configuration``, ...; Terraform's "JSON Output Format").
+
+    Raises:
+        spotkit.envs.SettingsError: unknown environment, invalid settings, placeholders left.
+        EmulatorDown: an emulator environment while the emulator does not answer.
+        TerraformFailed: init, plan or show exited non-zero.
+    """
+    import tempfile
+
+    e = envs.load_environment(env)
+    _require_emulator(e)
+    with _terraform(env, "plan") as (tf, e), tempfile.TemporaryDirectory(prefix="spotkit-plan-") as tmp:
+        code, _, err = tf.init(reconfigure=IsFlagged if e.emulator else IsNotFlagged, no_color=IsFlagged,
+                               capture_output=True)
+        _check_quiet(code, err, "init", env)
+        plan_file = str(Path(tmp) / "spotkit.tfplan")
+        code, _, err = tf.plan(out=plan_file, var=variables or None, no_color=IsFlagged, capture_output=True)
+        _check_quiet(code, err, "plan", env, ok=(0, 2))
+        code, out, err = tf.cmd("show", plan_file, json=IsFlagged, no_color=IsFlagged)
+        _check_quiet(code, err, "show", env)
+        return json.loads(out)
+
+
+def _check_quiet(code: int, err: str, command: str, env: str, ok=(0,)) -> None:
+    if code not in ok:
+        click.echo((err or "").rstrip(), err=True)
+        raise TerraformFailed(command, env, code)
+
+
 def apply(env: str = "local", variables: dict[str, str] | None = None) -> None:
     """``terraform apply -auto-approve`` (init first).
 

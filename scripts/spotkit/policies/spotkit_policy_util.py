@@ -42,11 +42,18 @@ def blocks(conf: dict, name: str) -> list[dict]:
     return [b for b in value if isinstance(b, dict)]
 
 
+# The iterator of a dynamic block checkov could not expand: checkov copies the block's content in
+# as it is written, e.g. reason = "job_state_time_limit_action.value.reason".
+_DYNAMIC_ITERATOR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\.(value|key)(\.|\[|$)")
+
+
 def is_unresolved(value: Any) -> bool:
-    """A reference checkov could not render (var./local./module./resource attribute, ${...})."""
+    """A reference checkov could not render (var./local./module./resource attribute, ${...}, the
+    iterator of an unexpanded dynamic block)."""
     if not isinstance(value, str):
         return False
-    return "${" in value or bool(re.match(r"^(var|local|module|data|each|count)\.", value))
+    return ("${" in value or bool(re.match(r"^(var|local|module|data|each|count)\.", value))
+            or bool(_DYNAMIC_ITERATOR.match(value)))
 
 
 def as_int(value: Any) -> Any:
