@@ -154,6 +154,43 @@ def test_a_second_plan_after_apply_has_no_changes(stage):
     assert "No changes" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
+def test_a_replaced_compute_environment_takes_over_the_queue_before_the_old_one_goes(stage):
+    """A change AWS cannot make in place (``-replace`` stands in for one): create_before_destroy
+    builds the new compute environment under a new generated name, moves the job queue to it, then
+    deletes the old one; the readable Name tag (and so the FIS targets) stays. The chaos tests
+    below run on the replacement."""
+    run, env, home, clients = stage
+    before = _values(run)
+    from spotkit import toolchain
+
+    tc = toolchain.ensure(quiet=True)
+    tf_env = {**env, **tc.env(),
+              "TF_DATA_DIR": str(home / ".spotkit" / f"local-{env['SPOTKIT_EMULATOR_PORT']}" / "terraform-data")}
+    address = "module.spotkit.module.compute.aws_batch_compute_environment.spot[0]"
+    proc = subprocess.run([str(tc.terraform), "apply", "-auto-approve", "-input=false", "-no-color",
+                           f"-replace={address}", "-var-file=terraform.tfvars.json"],
+                          cwd=home / "terraform" / "local", env=tf_env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    out = proc.stdout
+    assert "Plan: 1 to add, 1 to change, 1 to destroy." in out
+    # order: the new one exists before the queue moves, the old one goes last
+    moved = out.index("spot_queue.aws_batch_job_queue.this[0]: Modifications complete")
+    assert out.index(f"{address}: Creation complete") < moved < out.index("Destruction complete")
+    after = _values(run)
+    assert after["compute_environment_name"] != before["compute_environment_name"]
+    assert after["compute_environment_readable_name"] == before["compute_environment_readable_name"]
+    batch = clients["batch"]
+    (queue,) = batch.describe_job_queues(jobQueues=[after["job_queue_arn"]])["jobQueues"]
+    assert [o["computeEnvironment"] for o in queue["computeEnvironmentOrder"]] == [after["compute_environment_arn"]]
+    assert batch.describe_compute_environments(
+        computeEnvironments=[before["compute_environment_name"]])["computeEnvironments"] == []
+    (ce,) = batch.describe_compute_environments(computeEnvironments=[after["compute_environment_arn"]])[
+        "computeEnvironments"]
+    assert ce["tags"]["Name"] == "spotkit-local-spot" and ce["state"] == "ENABLED"
+    assert "No changes" in run("tf", "plan", "--env", "local").stdout
+
+
 CHAOS = ("chaos", "spot", "--env", "local", "--poll-interval", "0.5", "--timeout", "120", "--probe-seconds", "300")
 
 
