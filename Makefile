@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed ## Python venv + Terraform + hashicorp/aws provider mirror + checkov tool venv in ~/.cache/spotkit (idempotent)
+setup: $(VENV)/.installed ## Python venv + Terraform (>= 1.5, else 1.5.7 built) + hashicorp/aws (registry or a filesystem mirror) + checkov tool venv in ~/.cache/spotkit (idempotent)
 	@$(SPOTKIT) setup --scan-tools >/dev/null
 
 local-up: setup ## Start the local AWS emulator on 127.0.0.1:$SPOTKIT_EMULATOR_PORT (idempotent)

@@ -20,11 +20,17 @@ from spotkit import toolchain
               help="Also install checkov (for spotkit scan) into a tool venv of its own, cached in "
                    "~/.cache/spotkit/checkov/<version>/ (SPOTKIT_CHECKOV=/path/to/checkov uses yours instead).")
 def setup_cmd(lint_tools, only, scan_tools):
-    """Install Terraform (if PATH has none >= 1.0) and the hashicorp/aws provider mirror.
+    """Find Terraform and hashicorp/aws for the modules (Terraform >= 1.5, hashicorp/aws >= 5.77.0, < 7.0).
 
-    Idempotent: a second run does nothing. Set SPOTKIT_PROVIDER_SOURCE=registry to let Terraform
-    download providers itself, SPOTKIT_TERRAFORM=/path/to/terraform to pick a binary.
-    Prints `export` lines for your shell.
+    Terraform: SPOTKIT_TERRAFORM, else the one on PATH when >= 1.5, else Terraform 1.5.7 built with
+    your `go` from the Go module proxy into ~/.cache/spotkit/terraform/ (about 2 minutes, once).
+
+    hashicorp/aws: SPOTKIT_PROVIDER_SOURCE=registry lets Terraform download it from
+    registry.terraform.io; otherwise a filesystem mirror holding it (SPOTKIT_PROVIDER_MIRROR=DIR,
+    else /opt/tf-plugins if present) is written into .tools/terraformrc. Neither: one message says
+    what to do.
+
+    Idempotent: a second run changes nothing. Prints `export` lines for your shell.
     """
     try:
         tc = toolchain.ensure()
