@@ -150,5 +150,7 @@ def test_no_spotkit_check_is_unknown_on_the_plan_of_local(local_plan, tmp_path):
     by = {(r["check_id"], r["resource"]): r["result"] for r in results}
     # what the kit's settings choose is what the checks now see
     assert by[("CKV_SPOTKIT_1", "module.spotkit.module.job_definition.aws_batch_job_definition.this[0]")] == "PASSED"
+    # the plan holds "" for the unset conditions of each evaluate_on_exit entry: still the catch-all EXIT
+    assert by[("CKV_SPOTKIT_2", "module.spotkit.module.job_definition.aws_batch_job_definition.this[0]")] == "PASSED"
     assert by[("CKV_SPOTKIT_3", "module.spotkit.module.compute.aws_batch_compute_environment.spot[0]")] == "PASSED"
     assert by[("CKV_SPOTKIT_8", "module.spotkit.module.spot_queue.aws_batch_job_queue.this[0]")] == "PASSED"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import click
 
-from spotkit import scantools
+from spotkit import paths, scantools
 from spotkit.paths import REPO_ROOT
 
 CONFIG_FILE = REPO_ROOT / ".checkov.yaml"
@@ -62,6 +62,10 @@ class Target:
     label: str  # how the user sees it
     skip_paths: tuple[str, ...] | None  # None: the .checkov.yaml list
     plan: bool = False  # path is a `terraform show -json` plan (checkov's terraform_plan framework)
+    #: with plan: the Terraform root the plan was made from. checkov reads its .tf files and the
+    #: modules they call for line numbers and the inline `checkov:skip` comments, matched to plan
+    #: resources by type.name (checkov.common.output.report.Report.handle_skipped_checks).
+    source_root: Path | None = None
 
 
 @dataclass
@@ -225,7 +229,7 @@ def checkov_command(target: Target, out_dir: Path, formats: list[str], external_
     if target.plan:
         # Not .checkov.yaml: its framework (terraform) and directory (.) would scan the source too.
         cmd = [*checkov, "--skip-download", "--framework", "terraform_plan", "-f", str(target.path),
-               "--repo-root-for-plan-enrichment", str(REPO_ROOT), "--compact", "--quiet"]
+               "--repo-root-for-plan-enrichment", str(target.source_root or REPO_ROOT), "--compact", "--quiet"]
         if external_dir is not None:
             cmd += ["--external-checks-dir", str(external_dir)]
         for fmt in [*formats, "json"]:
@@ -450,7 +454,8 @@ def plan_target(env: str, work: Path) -> Target:
         raise ScanInputError(f"--plan {env}: " + "; ".join(exc.format_message().splitlines())) from exc
     path = work / "tfplan.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    return Target(path, f"the plan of environment {env!r} (terraform show -json)", None, plan=True)
+    return Target(path, f"the plan of environment {env!r} (terraform show -json)", None, plan=True,
+                  source_root=paths.TERRAFORM_DIR / env)
 
 
 def main() -> None:  # pragma: no cover - python -m spotkit.scan

@@ -27,9 +27,9 @@ GUIDELINE = "https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
 def host_loss_action(entries: list) -> object:
     """The action of the first entry matching a host-loss attempt; None if none; UNRESOLVED if unknown."""
     for entry in entries:
-        status = u.as_str(entry.get("on_status_reason"))
-        reason = u.as_str(entry.get("on_reason"))
-        code = u.as_str(entry.get("on_exit_code"))
+        status = u.as_condition(entry.get("on_status_reason"))
+        reason = u.as_condition(entry.get("on_reason"))
+        code = u.as_condition(entry.get("on_exit_code"))
         action = u.as_str(entry.get("action"))
         if u.UNRESOLVED in (status, reason, code, action):
             return u.UNRESOLVED

@@ -48,7 +48,8 @@ class JobDefinitionDoesNotRetryEverything(BaseResourceCheck):
         if "dynamic" in retry and not retry.get("evaluate_on_exit"):
             return CheckResult.UNKNOWN
         for entry in u.blocks(retry, "evaluate_on_exit"):
-            values = [u.as_str(entry.get(k)) for k in ("action", "on_exit_code", "on_reason", "on_status_reason")]
+            values = [u.as_str(entry.get("action"))] + [
+                u.as_condition(entry.get(k)) for k in ("on_exit_code", "on_reason", "on_status_reason")]
             if u.UNRESOLVED in values:
                 return CheckResult.UNKNOWN
             action, conditions = (values[0] or "").upper(), [v for v in values[1:] if v is not None]

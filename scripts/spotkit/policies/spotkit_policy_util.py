@@ -82,6 +82,15 @@ def as_str(value: Any) -> Any:
     return value
 
 
+def as_condition(value: Any) -> Any:
+    """An evaluate_on_exit condition (on_status_reason, on_reason, on_exit_code): like
+    :func:`as_str`, but "" is None. A plan JSON holds "" for a condition that was not set
+    (hashicorp/aws plans the unset optional string as ""), and the provider sends no empty
+    condition to AWS Batch, so "" and absent mean the same."""
+    value = as_str(value)
+    return None if value == "" else value
+
+
 def glob_matches(pattern: str, text: str) -> bool:
     """AWS Batch evaluateOnExit globs: a trailing ``*`` only (job_definition_parameters)."""
     return fnmatchcase(text, pattern)
