@@ -252,7 +252,12 @@ def run_checkov(target: Target, out_dir: Path, formats: list[str], external_dir:
                 checkov: tuple[str, ...]) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = checkov_command(target, out_dir, formats, external_dir, checkov)
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=checkov_env(), stdin=subprocess.DEVNULL,
+    # A plan scan runs beside the plan, not in the repository root: checkov also reads a
+    # .checkov.yaml from its working directory, and with the kit's (framework terraform, directory .)
+    # it drops the inline skips that --repo-root-for-plan-enrichment finds in the source (measured:
+    # 0 skipped from the root, the kit's 3 applicable skips from elsewhere, checkov 3.3.30).
+    cwd = target.path.parent if target.plan else REPO_ROOT
+    proc = subprocess.run(cmd, cwd=cwd, env=checkov_env(), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     result_json = out_dir / RESULT_FILES["json"]
     if proc.returncode not in (0, 1) or not result_json.is_file():
