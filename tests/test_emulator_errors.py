@@ -147,6 +147,7 @@ GUARD_CHILD = textwrap.dedent(r"""
     from moto.ec2.models import EC2Backend
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.fis.models import FISBackend
+    from moto.events.models import EventsBackend
 
     def boom(*args, **kwargs):
         raise KeyError("a bug in the emulator")
@@ -155,13 +156,15 @@ GUARD_CHILD = textwrap.dedent(r"""
     EC2ContainerServiceBackend.list_clusters = boom
     EC2Backend.describe_key_pairs = boom
     FISBackend.list_experiments = boom
+    EventsBackend.list_rules = boom
     port = int(sys.argv[1])
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="testing",
               aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
     calls = {"batch": lambda c: c.describe_job_queues(), "ecs": lambda c: c.list_clusters(),
-             "ec2": lambda c: c.describe_key_pairs(), "fis": lambda c: c.list_experiments()}
+             "ec2": lambda c: c.describe_key_pairs(), "fis": lambda c: c.list_experiments(),
+             "events": lambda c: c.list_rules()}
     out = {}
     for service, call in calls.items():
         try:
@@ -179,14 +182,16 @@ GUARD_CHILD = textwrap.dedent(r"""
 def test_an_unhandled_exception_in_a_guarded_service_is_its_client_error_and_logged():
     """Batch and ECS: ClientException (listed for every operation of both API references); EC2:
     InvalidRequest (EC2 API Reference, "Error codes", common client errors); FIS: ValidationException
-    (listed for the FIS operations). HTTP 400 each, with a log line naming the emulator as at fault."""
+    (listed for the FIS operations); EventBridge: ValidationException (AWS common errors). HTTP 400
+    each, with a log line naming the emulator as at fault."""
     proc = subprocess.run([sys.executable, "-c", GUARD_CHILD, str(free_port())], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {s: v[:2] for s, v in out.items()} == {"batch": ["ClientException", 400], "ecs": ["ClientException", 400],
-                                                 "ec2": ["InvalidRequest", 400], "fis": ["ValidationException", 400]}
+                                                 "ec2": ["InvalidRequest", 400], "fis": ["ValidationException", 400],
+                                                 "events": ["ValidationException", 400]}
     assert all("spotkit emulator" in v[2] and "KeyError" in v[2] for v in out.values()), out
     faults = [line for line in proc.stderr.splitlines() if "the emulator's fault" in line]
-    assert len(faults) == 4, proc.stderr[-3000:]
+    assert len(faults) == 5, proc.stderr[-3000:]
     assert "Traceback" in proc.stderr  # the log keeps the traceback for whoever fixes the emulator

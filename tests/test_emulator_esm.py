@@ -259,3 +259,20 @@ def test_batching_window_gathers_records_into_one_invocation(aws):
     while _counts(sqs, url) != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _counts(sqs, url) == (0, 0)
+
+
+def test_a_mapping_made_with_the_function_arn_is_listed_by_name_and_by_arn(aws):
+    """ListEventSourceMappings takes FunctionName as a name, an ARN or a partial ARN (Lambda API
+    reference, ListEventSourceMappings); hashicorp/aws 5.x creates the kit's mapping with the ARN."""
+    lam = aws["lambda"]
+    _, arn = _queue(aws["sqs"])
+    fn = _function(aws, RECORDING_HANDLER, {"SEEN_URL": "unused"})
+    fn_arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn_arn, BatchSize=1, Enabled=False)
+    account = fn_arn.split(":")[4]
+    for given in (fn, fn_arn, f"{account}:function:{fn}"):
+        listed = lam.list_event_source_mappings(FunctionName=given)["EventSourceMappings"]
+        assert [m["UUID"] for m in listed] == [mapping["UUID"]], given
+        assert listed[0]["FunctionArn"] == fn_arn
+    assert lam.list_event_source_mappings(FunctionName=f"{fn}-other")["EventSourceMappings"] == []
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -498,10 +498,10 @@ def foreign(stage):
         containerProperties={"image": "busybox", "command": ["sh", "-c", "sleep 600"],
                              "resourceRequirements": [{"type": "VCPU", "value": "1"},
                                                       {"type": "MEMORY", "value": "512"}]})["jobDefinitionArn"]
-    try:
-        yield {"spot_ce": spot_ce, "spot_queue": spot_queue, "ec2_ce": ec2_ce, "ec2_queue": ec2_queue, "jd": jd,
-               "values": values}
-    finally:  # leave only what Terraform destroys
+    def cleanup():  # leave only what Terraform destroys; idempotent
+        if made.get("cleaned"):
+            return
+        made["cleaned"] = True
         for queue in made["queues"]:
             for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"):
                 for s in batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]:
@@ -515,6 +515,12 @@ def foreign(stage):
             batch.update_compute_environment(computeEnvironment=ce, state="DISABLED")
             batch.delete_compute_environment(computeEnvironment=ce)
         batch.deregister_job_definition(jobDefinition=jd)
+
+    try:
+        yield {"spot_ce": spot_ce, "spot_queue": spot_queue, "ec2_ce": ec2_ce, "ec2_queue": ec2_queue, "jd": jd,
+               "values": values, "cleanup": cleanup}
+    finally:
+        cleanup()
 
 
 def _running_job(clients, queue, jd, name):
@@ -618,8 +624,9 @@ def test_job_id_refusals_are_one_line_exit_2_and_change_nothing(stage, foreign):
     assert detail["status"] == "RUNNING" and len(detail["attempts"]) == attempts
 
 
-def test_destroy_leaves_nothing_behind(stage):
+def test_destroy_leaves_nothing_behind(stage, foreign):
     run, _, _, clients = stage
+    foreign["cleanup"]()  # the Batch resources made beside the kit's go first: Terraform owns only its own
     run("tf", "destroy", "--env", "local")
     batch, ec2 = clients["batch"], clients["ec2"]
     assert batch.describe_compute_environments()["computeEnvironments"] == []

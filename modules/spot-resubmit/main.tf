@@ -643,16 +643,29 @@ data "aws_iam_policy_document" "alert_topic" {
       variable = "aws:SourceArn"
       values   = [local.runnable_rule_arn]
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
   }
 
-  # The topic's default policy: the owning account manages and publishes.
+  # SNS's default topic policy statement (the one a topic has until a policy is set): principals of
+  # the owning account may manage, subscribe to and publish to it. SNS Developer Guide, "Example
+  # cases for Amazon SNS access control".
   statement {
-    sid       = "Owner"
-    actions   = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:DeleteTopic"]
+    sid = "OwningAccount"
+    actions = ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:AddPermission", "sns:RemovePermission",
+    "sns:DeleteTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Publish"]
     resources = [aws_sns_topic.alerts[0].arn]
     principals {
       type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceOwner"
+      values   = [local.account_id]
     }
   }
 }

@@ -39,6 +39,11 @@ output "on_demand_job_queue_name" {
   value       = module.spotkit.on_demand_job_queue_name
 }
 
+output "compute_environment_readable_name" {
+  description = "Readable name of the Spot compute environment (its Name tag); compute_environment_name is the generated one."
+  value       = module.spotkit.compute_environment_readable_name
+}
+
 output "on_demand_compute_environment_arn" {
   description = "ARN of the on-demand compute environment (null when absent)."
   value       = module.spotkit.on_demand_compute_environment_arn

@@ -39,6 +39,9 @@ Each hook says what moto does, what AWS does, and what the hook changes:
   Lambda targets go to the emulator's event dispatcher (:mod:`spotkit.emulator.events`).
 * ``LambdaFunction`` (moto: does not keep DeadLetterConfig, so Terraform sees a perpetual diff)
   → keeps and returns it.
+* ``LambdaBackend.list_event_source_mappings`` (moto: ``FunctionName`` must equal the string the
+  mapping was created with) → matched against the function, given by name, ARN or partial ARN, as
+  the API reference has it (hashicorp/aws 5.x creates the kit's mapping with the function's ARN).
 * ``LambdaBackend.create_event_source_mapping`` (moto: registers an SQS mapping on the queue, and
   every SendMessage then receives a batch synchronously and invokes the function in Docker, which
   fails here, leaving the message in flight) → the mapping is stored but not attached to the
@@ -89,6 +92,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable, Optional
 
+from moto.awslambda import exceptions as lambda_exceptions
 from moto.awslambda import models as lambda_models
 from moto.batch import models as batch_models
 from moto.batch import responses as batch_responses
@@ -110,13 +114,16 @@ log = logging.getLogger("spotkit.emulator")
 #: (every operation of the Amazon ECS API Reference, e.g. DescribeContainerInstances); EC2 InvalidRequest
 #: (EC2 API Reference, "Error codes for the Amazon EC2 API", common client errors: "The request received
 #: was invalid"); FIS ValidationException ("The specified input is not valid", the AWS FIS API Reference's
-#: operations). Which of its listed errors AWS would really give is unknowable for an emulator bug: these
-#: are chosen, not verified.
+#: operations); EventBridge ValidationException (the AWS common errors every JSON service may return,
+#: HTTP 400). Not Lambda: moto routes its REST paths to handlers past ``call_action``, so a Lambda
+#: fault is still a 500 (docs/emulator.md). Which of its listed errors AWS would
+#: really give is unknowable for an emulator bug: these are chosen, not verified.
 FAULT_ERRORS = {
     "batch": ("ClientException", 400),
     "ecs": ("ClientException", 400),
     "ec2": ("InvalidRequest", 400),
     "fis": ("ValidationException", 400),
+    "events": ("ValidationException", 400),
 }
 
 
@@ -131,7 +138,7 @@ def _fault_error(service: str, message: str):
     code, status = FAULT_ERRORS[service]
     if service == "batch":
         return ClientException(message)
-    if service == "fis":
+    if service in ("fis", "events"):  # JSON error bodies (moto's JsonRESTError)
         from moto.core.exceptions import JsonRESTError
 
         err = JsonRESTError(code, message)
@@ -698,6 +705,27 @@ def install() -> None:
         return esm
 
     lambda_models.LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+    def list_event_source_mappings(self, event_source_arn, function_name):
+        # AWS matches FunctionName given as a name, an ARN or a partial ARN against the function
+        # (API reference, ListEventSourceMappings); moto compares it with the string the mapping was
+        # created with, so a mapping made with the ARN (hashicorp/aws 5.x passes what the
+        # configuration gives) is not found by name.
+        esms = list(self._event_source_mappings.values())
+        if event_source_arn:
+            esms = [m for m in esms if m.event_source_arn == event_source_arn]
+        if function_name:
+            given = function_name
+            if re.match(r"^\d{12}:function:", given):  # a partial ARN, which moto cannot resolve
+                given = f"arn:aws:lambda:{self.region_name}:{given}"
+            try:
+                wanted = self.get_function(given).function_arn
+            except lambda_exceptions.UnknownFunctionException:  # nothing matches but the exact string
+                wanted = function_name
+            esms = [m for m in esms if wanted in (m.function_arn, m.function_name)]
+        return esms
+
+    lambda_models.LambdaBackend.list_event_source_mappings = list_event_source_mappings
 
     # SQS: one clock read per scan (moto reads it once per message) -------------------------
     def queue_messages(self):
