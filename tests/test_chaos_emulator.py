@@ -41,6 +41,19 @@ from spotkit.chaos.config import ExperimentConfig
 from spotkit.chaos.runner import Runner, emulator_time_scale
 
 a = json.loads(os.environ["CHAOS_ARGS"])
+if a.get("hold_phase"):
+    # test instrumentation: stay in this phase for a while, so the parent can kill the run inside it
+    # (the fleet-capacity cut lasts only until the target instance is gone: milliseconds here)
+    import time
+    from spotkit.chaos import state as statelib
+    _set_phase = statelib.StateWriter.set_phase
+
+    def set_phase(self, phase, **extra):
+        _set_phase(self, phase, **extra)
+        if phase == a["hold_phase"]:
+            time.sleep(60)
+
+    statelib.StateWriter.set_phase = set_phase
 kw = dict(endpoint_url=a["endpoint"], region_name="us-east-1", aws_access_key_id="testing",
           aws_secret_access_key="testing")
 report = Runner(ExperimentConfig(**a["config"]), outputs=a["outputs"],
@@ -116,9 +129,9 @@ def stack(aws):
     return {"outputs": outputs, "ce": ce, "queue": queue, "template": template}
 
 
-def _child(emulator, tmp_path, outputs, **config):
+def _child(emulator, tmp_path, outputs, hold_phase=None, **config):
     args = {"endpoint": emulator.endpoint, "outputs": outputs, "state_path": str(tmp_path / "chaos-state.json"),
-            "reports_dir": str(tmp_path / "reports"),
+            "reports_dir": str(tmp_path / "reports"), "hold_phase": hold_phase,
             "config": {"poll_interval": 0.2, "timeout": 90, "probe_seconds": 300, **config}}
     return subprocess.Popen([sys.executable, "-c", CHILD], env={**os.environ, "CHAOS_ARGS": json.dumps(args)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -163,11 +176,20 @@ def test_a_run_sigkilled_after_its_injection_is_rolled_back_from_the_state_file(
     # PT15M x 0.025 = 22.5 s between the warning and the interruption: the kill lands in between.
     outputs = {**stack["outputs"], "chaos_spot_interruption_template_id": stack["template"]("PT15M")}
     state_path = tmp_path / "chaos-state.json"
-    proc = _child(emulator, tmp_path, outputs, method=method)
     phase = "fis-experiment-started" if method == "fis-spot-interruption" else statelib.PHASE_CUT
+    # the FIS warning window (22.5 s) holds the run by itself; the capacity cut needs the child held
+    proc = _child(emulator, tmp_path, outputs, method=method,
+                  hold_phase=None if method == "fis-spot-interruption" else phase)
     try:
-        st = wait_for(f"the state file at {phase}", lambda: (lambda s: s if s and s.phase == phase else None)(
-            statelib.read_state(state_path) if state_path.exists() else None), timeout=90, interval=0.05)
+        def at_phase():
+            if proc.poll() is not None:  # the run ended before the kill: say why, do not wait on
+                raise AssertionError(f"the chaos run exited {proc.returncode} before {phase}:\n"
+                                     f"{proc.stderr.read()[-4000:]}")
+            s = statelib.read_state(state_path) if state_path.exists() else None
+            return s if s and s.phase == phase else None
+
+        # generous: on a loaded 2-core machine the child's probe job can take a while to run
+        st = wait_for(f"the state file at {phase}", at_phase, timeout=180, interval=0.05)
         os.killpg(proc.pid, signal.SIGKILL)  # a crash: no finally, no signal handler runs
         proc.wait(timeout=10)
     finally:
