@@ -130,6 +130,17 @@ def test_provider_matrix_validates_everything_on_latest_5_and_6(ci):
     # every folder the override step writes is one the validate step visits
     loop = re.search(r"for d in (.+?); do", override["run"]).group(1)
     assert f"for d in {loop}; do" in next(s["run"] for n, s in steps.items() if n.startswith("terraform init"))
+    # and a plan on each major: terraform test (mock_provider) of every module and example
+    test_step = next(s for n, s in steps.items() if n.startswith("terraform test"))
+    assert "for d in modules/*/ examples/*/; do" in test_step["run"]
+    assert 'terraform -chdir="$d" test' in test_step["run"]
+    names = list(steps)
+    assert names.index(test_step["name"]) > names.index(override["name"])  # with the override in place
+
+
+def test_validate_job_keeps_a_committed_lock_read_only(ci):
+    run = next(s["run"] for s in _steps(ci["jobs"]["validate"]) if "init" in (s.get("run") or ""))
+    assert "if [ -f .terraform.lock.hcl ]; then lock=-lockfile=readonly" in run and "init -backend=false" in run
 
 
 def test_scan_uploads_sarif_to_code_scanning(ci):

@@ -1,5 +1,6 @@
 terraform {
-  # >= 1.5: optional() object attributes with defaults (1.3) and import blocks (1.5).
+  # >= 1.5: optional() object attributes with defaults (1.3), nullable = false (1.1), and 1.5.7 is the
+  # last MPL release, which spotkit builds where PATH has no Terraform (docs/providers.md).
   required_version = ">= 1.5"
 
   required_providers {

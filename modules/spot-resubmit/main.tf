@@ -29,11 +29,13 @@ locals {
   rule_name          = "${var.name}-failed"
   runnable_rule_name = "${var.name}-runnable-timeout"
   runnable_rule_arn  = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.runnable_rule_name}"
-  rule_arn           = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
-  events_queue_name  = "${var.name}-events"
-  dlq_name           = "${var.name}-dlq"
-  queue_arn_prefix   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
-  alarm_arn_pattern  = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
+  # the created alert topic's ARN, before it exists (the key policy that encrypts it names it)
+  alert_topic_arn_built = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${var.name}-alerts"
+  rule_arn              = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  events_queue_name     = "${var.name}-events"
+  dlq_name              = "${var.name}-dlq"
+  queue_arn_prefix      = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
+  alarm_arn_pattern     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
 
   # AWS recommends a visibility timeout of at least six times the function timeout, so a batch
   # throttled behind an earlier one is not redelivered while it waits; the batching window holds
@@ -82,7 +84,7 @@ locals {
     SPOTKIT_FALLBACK_JOB_QUEUE    = var.fallback_job_queue_arn == null ? "" : var.fallback_job_queue_arn
     SPOTKIT_FALLBACK_AFTER_LOSSES = tostring(var.fallback_after_spot_losses)
     # Per-invocation share of the SubmitJob budget; "0": unpaced (backoff on throttling only).
-    SPOTKIT_SUBMIT_JOB_RATE = (var.submit_job_rate_per_second == null || var.maximum_concurrency == null ? "0" :
+    SPOTKIT_SUBMIT_JOB_RATE = (var.submit_job_rate_per_second == 0 || var.maximum_concurrency == null ? "0" :
     tostring(var.submit_job_rate_per_second / var.maximum_concurrency))
     # The service name is the `service` dimension of every metric the alarms read.
     POWERTOOLS_SERVICE_NAME      = var.name
@@ -150,6 +152,14 @@ data "aws_iam_policy_document" "kms" {
         test     = "ArnEquals"
         variable = "aws:SourceArn"
         values   = [local.runnable_rule_arn]
+      }
+      # SNS encrypts with the topic's ARN as encryption context (the shape AWS's own examples of a
+      # service publishing to an encrypted topic use: Amazon GameLift FlexMatch guide, "Set up an
+      # SNS topic with server-side encryption").
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:sns:topicArn"
+        values   = [local.alert_topic_arn_built]
       }
     }
   }
@@ -623,6 +633,18 @@ resource "aws_cloudwatch_event_target" "runnable_timeout" {
   dead_letter_config {
     arn = aws_sqs_queue.dlq[0].arn
   }
+
+  lifecycle {
+    precondition {
+      # EventBridge cannot publish to a topic encrypted with the AWS managed key alias/aws/sns: its
+      # key policy cannot be changed to let events.amazonaws.com use it.
+      condition     = local.alert_topic_kms_key_id != "alias/aws/sns" || !local.create_alert_topic
+      error_message = "alert_on_runnable_timeout needs the alert topic encrypted with a customer managed key (create_kms_key, kms_key_arn or alert_topic_kms_master_key_id), or set alert_on_runnable_timeout = false."
+    }
+  }
+
+  # the topic and the DLQ accept this rule's deliveries before it can send any
+  depends_on = [aws_sns_topic_policy.alerts, aws_sqs_queue_policy.dlq]
 }
 
 # The created alert topic accepts the rule's notifications (a topic passed in needs the same
@@ -730,17 +752,17 @@ resource "aws_cloudwatch_metric_alarm" "budget_exhausted" {
 
 # A backlog: the function is throttled, failing, or the mapping is disabled.
 resource "aws_cloudwatch_metric_alarm" "events_backlog" {
-  count = local.create_alarms && var.events_oldest_message_alarm_seconds != null ? 1 : 0
+  count = local.create_alarms && var.events_oldest_message_alarm_seconds > 0 ? 1 : 0
 
   alarm_name          = "${var.name}-events-backlog"
-  alarm_description   = "The oldest FAILED-job event in ${local.events_queue_name} has waited at least ${coalesce(var.events_oldest_message_alarm_seconds, 0)} s."
+  alarm_description   = "The oldest FAILED-job event in ${local.events_queue_name} has waited at least ${var.events_oldest_message_alarm_seconds} s."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateAgeOfOldestMessage"
   dimensions          = { QueueName = aws_sqs_queue.events[0].name }
   statistic           = "Maximum"
   period              = var.alarm_period_seconds
   evaluation_periods  = 1
-  threshold           = coalesce(var.events_oldest_message_alarm_seconds, 0)
+  threshold           = var.events_oldest_message_alarm_seconds
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions

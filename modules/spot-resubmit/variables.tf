@@ -42,7 +42,7 @@ variable "job_definition_arns" {
 }
 
 variable "alert_on_runnable_timeout" {
-  description = "Whether jobs of these queues that Batch cancelled after a RUNNABLE time limit (statusReason \"Canceled by JobStateTimeLimit action ...\"; modules/job-queue runnable_time_limit_actions) are announced on the alert topic. Needs an alert topic; a topic passed in as alert_topic_arn must allow events.amazonaws.com to publish."
+  description = "Whether jobs of these queues that Batch cancelled after a RUNNABLE time limit (statusReason \"Canceled by JobStateTimeLimit action ...\"; modules/job-queue runnable_time_limit_actions) are announced on the alert topic. Needs an alert topic encrypted with a customer managed key (EventBridge cannot use alias/aws/sns; the plan fails otherwise). A topic passed in as alert_topic_arn must allow events.amazonaws.com to sns:Publish for the rule \"<name>-runnable-timeout\", and its key (and a DLQ key given as dlq_kms_master_key_id) must let events.amazonaws.com kms:GenerateDataKey* and kms:Decrypt."
   type        = bool
   default     = true
   nullable    = false
@@ -293,14 +293,14 @@ variable "maximum_concurrency" {
 }
 
 variable "submit_job_rate_per_second" {
-  description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter: lower it to leave them headroom). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); null or no maximum_concurrency: unpaced, throttled calls are backed off and retried."
+  description = "SubmitJob calls per second the function may make across all its concurrent invocations (the AWS Batch quota is 50 per second per account, shared with every other submitter: lower it to leave them headroom). With maximum_concurrency set, each invocation paces itself at this rate / maximum_concurrency (SPOTKIT_SUBMIT_JOB_RATE); 0 or no maximum_concurrency: unpaced, throttled calls are backed off and retried. null: the default, 50."
   type        = number
   default     = 50
   nullable    = false
 
   validation {
-    condition     = var.submit_job_rate_per_second == null || try(var.submit_job_rate_per_second > 0, false)
-    error_message = "The submit_job_rate_per_second must be null or a number > 0."
+    condition     = var.submit_job_rate_per_second >= 0
+    error_message = "The submit_job_rate_per_second must be 0 (unpaced) or a number > 0."
   }
 }
 
@@ -334,7 +334,7 @@ variable "dlq_kms_master_key_id" {
 ################################################################################
 
 variable "create_kms_key" {
-  description = "Whether to create the customer managed KMS key (alias \"alias/<name>\") that encrypts the events queue, the DLQ and the created alert topic. Its policy lets events.amazonaws.com (this rule only) and cloudwatch.amazonaws.com (this module's alarms only) use it; IAM policies of the account govern everyone else. False uses kms_key_arn."
+  description = "Whether to create the customer managed KMS key (alias \"alias/<name>\") that encrypts the events queue, the DLQ and the created alert topic. Its policy lets events.amazonaws.com (this module's two rules only: the queues, and the created alert topic for the RUNNABLE-timeout rule) and cloudwatch.amazonaws.com (this module's alarms only) use it; IAM policies of the account govern everyone else. False uses kms_key_arn, whose policy must allow the same."
   type        = bool
   default     = true
   nullable    = false
@@ -450,14 +450,14 @@ variable "alarm_period_seconds" {
 }
 
 variable "events_oldest_message_alarm_seconds" {
-  description = "Alarm when the oldest message of the events queue is at least this old, in seconds (ApproximateAgeOfOldestMessage; null: no such alarm). Records the function keeps failing stay up to max_receive_count x the queue's visibility timeout, so set it above that."
+  description = "Alarm when the oldest message of the events queue is at least this old, in seconds (ApproximateAgeOfOldestMessage; 0: no such alarm; null: the default, 3600). Records the function keeps failing stay up to max_receive_count x the queue's visibility timeout, so set it above that."
   type        = number
   default     = 3600
   nullable    = false
 
   validation {
-    condition     = var.events_oldest_message_alarm_seconds == null || try(var.events_oldest_message_alarm_seconds >= 60, false)
-    error_message = "The events_oldest_message_alarm_seconds must be null or at least 60."
+    condition     = var.events_oldest_message_alarm_seconds == 0 || var.events_oldest_message_alarm_seconds >= 60
+    error_message = "The events_oldest_message_alarm_seconds must be 0 (no alarm) or at least 60."
   }
 }
 

@@ -40,7 +40,7 @@ from spotkit import paths
 PLACEHOLDER = "REPLACE-ME"
 TEMPLATES = ("backend.tf", "providers.tf", "terraform.tfvars.json")
 
-# Services the kit uses (and a few its neighbours use: Step Functions, DynamoDB, SSM, KMS, S3).
+# Services the kit uses (and a few its neighbours use: Step Functions, SSM, S3, CloudFormation).
 _ENDPOINTS_COMMON = [
     "autoscaling", "batch", "cloudformation", "cloudwatch", "dynamodb", "ec2", "ecs", "events", "fis", "iam", "kms",
     "lambda", "logs", "s3", "sns", "sqs", "ssm", "stepfunctions", "sts",

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import click
 
-from spotkit import paths, scantools
+from spotkit import paths as kit_paths
+from spotkit import scantools
 from spotkit.paths import REPO_ROOT
 
 CONFIG_FILE = REPO_ROOT / ".checkov.yaml"
@@ -445,22 +446,23 @@ def plan_target(env: str, work: Path) -> Target:
 
     Raises:
         ScanInputError: invalid or unknown environment, placeholders left, the emulator not up,
-            or Terraform failed (its own error output is printed to standard error first).
+            no Terraform or provider to plan with, or Terraform failed (its own error output is
+            printed to standard error first).
     """
-    import click as _click
-
-    from spotkit import tf
+    from spotkit import tf, toolchain
 
     try:
         doc = tf.plan_json(env)
     except tf.TerraformFailed as exc:
         raise ScanInputError(f"--plan {env}: {exc.message}") from exc
-    except _click.ClickException as exc:  # SettingsError, SettingsInvalid, EmulatorDown
+    except click.ClickException as exc:  # SettingsError, SettingsInvalid, EmulatorDown
         raise ScanInputError(f"--plan {env}: " + "; ".join(exc.format_message().splitlines())) from exc
+    except toolchain.ToolchainError as exc:  # no Terraform / hashicorp/aws: the message says what to do
+        raise ScanInputError(f"--plan {env}: {exc}") from exc
     path = work / "tfplan.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     return Target(path, f"the plan of environment {env!r} (terraform show -json)", None, plan=True,
-                  source_root=paths.TERRAFORM_DIR / env)
+                  source_root=kit_paths.TERRAFORM_DIR / env)
 
 
 def main() -> None:  # pragma: no cover - python -m spotkit.scan

@@ -44,8 +44,8 @@ from spotkit.paths import TOOLS_DIR
 CLI_CONFIG = TOOLS_DIR / "terraformrc"
 BIN_DIR = TOOLS_DIR / "bin"
 
-#: The modules' ``required_version``: ``optional()`` attributes with defaults (1.3) and ``import``
-#: blocks (1.5).
+#: The modules' ``required_version``: they need 1.3 (``optional()`` attributes with defaults); 1.5
+#: is the floor so that the fallback below, the last MPL release, always satisfies it.
 MIN_TERRAFORM = (1, 5, 0)
 #: Built from the Go module proxy when PATH has no Terraform >= MIN_TERRAFORM.
 FALLBACK_TERRAFORM = "v1.5.7"
