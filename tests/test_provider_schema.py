@@ -450,7 +450,8 @@ def test_cli_exit_2_on_bad_input(tmp_path):
 
 
 def test_cli_major_5_without_mirror_says_so(tmp_path):
-    proc = spotkit("--major", "5", str(PRE_ISSUE_14), env={"SPOTKIT_AWS5_MIRROR": str(tmp_path)})
+    proc = spotkit("--major", "5", str(PRE_ISSUE_14), env={"SPOTKIT_PROVIDER_MIRROR": str(tmp_path)})
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"spotkit provider-check: cannot run: no hashicorp/aws {ps.REAL_5_VERSION} binary "
-                                   f"in the filesystem mirror {tmp_path} (set SPOTKIT_AWS5_MIRROR to another mirror)")
+    assert proc.stderr.strip() == (
+        f"spotkit provider-check: cannot run: no hashicorp/aws {ps.REAL_5_VERSION} binary "
+        f"in the filesystem mirror {tmp_path} (set SPOTKIT_PROVIDER_MIRROR to another mirror)")

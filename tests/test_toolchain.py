@@ -20,7 +20,7 @@ REAL_MIRROR = Path("/opt/tf-plugins")
 
 def _mirror(root: Path, *versions: str, platform: str | None = None) -> Path:
     for v in versions:
-        d = root / toolchain.PROVIDER_PATH / v / (platform or toolchain._platform())
+        d = root / toolchain.PROVIDER_PATH / v / (platform or toolchain.platform_target())
         d.mkdir(parents=True)
         (d / f"terraform-provider-aws_v{v}_x5").write_bytes(b"")
     return root

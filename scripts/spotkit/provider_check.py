@@ -325,7 +325,7 @@ def load_schema(major: int, wanted: dict) -> dict:
     schema = ps.real_schema(wanted)
     if schema is None:
         raise ps.SchemaError(f"no hashicorp/aws {ps.REAL_5_VERSION} binary in the filesystem mirror "
-                             f"{ps.MIRROR_DIR} (set SPOTKIT_AWS5_MIRROR to another mirror)")
+                             f"{ps.MIRROR_DIR} (set SPOTKIT_PROVIDER_MIRROR to another mirror)")
     return schema
 
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from spotkit import toolchain
 from spotkit.gotools import cache_root
 
 PROVIDER = "hashicorp/aws"
@@ -90,8 +91,9 @@ class Wheel:
 WHEEL = Wheel("cdktn-provider-aws", "25.8.1",
               "2ffa579cb88b063cb3a9937e43c519391e876845768f51638a848bdf2ce9f354", 70_799_933, "6.69.1")
 
-#: The real hashicorp/aws 5.x this machine may have, as a Terraform filesystem mirror.
-MIRROR_DIR = Path(os.environ.get("SPOTKIT_AWS5_MIRROR") or "/opt/tf-plugins")
+#: The real hashicorp/aws 5.x this machine may have, as a Terraform filesystem mirror: the one
+#: `spotkit setup` uses (SPOTKIT_PROVIDER_MIRROR, else /opt/tf-plugins).
+MIRROR_DIR = toolchain.default_mirror()
 REAL_5_VERSION = "5.100.0"
 
 _DOC_LINK = re.compile(r"registry\.terraform\.io/providers/hashicorp/aws/([0-9][^/]*)/docs/"
@@ -417,27 +419,13 @@ def schema_6(wanted: dict, wheel: Wheel = WHEEL, log: Callable[[str], None] = _l
 
 
 def mirror_binary(version: str = REAL_5_VERSION, mirror: Optional[Path] = None) -> Optional[Path]:
-    """The hashicorp/aws ``version`` linux_amd64 binary in the filesystem mirror, or None."""
-    base = (mirror or MIRROR_DIR) / REGISTRY_SOURCE / version / "linux_amd64"
+    """The hashicorp/aws ``version`` binary for this platform in the filesystem mirror, or None."""
+    base = (mirror or MIRROR_DIR) / REGISTRY_SOURCE / version / toolchain.platform_target()
     found = sorted(base.glob(f"terraform-provider-aws_v{version}*")) if base.is_dir() else []
     return found[0] if found and os.access(found[0], os.X_OK) else None
 
 
-CLI_CONFIG = """provider_installation {{
-  filesystem_mirror {{
-    path    = "{mirror}"
-    include = ["registry.terraform.io/hashicorp/*"]
-  }}
-  direct {{
-    exclude = ["registry.terraform.io/hashicorp/*"]
-  }}
-}}
-"""
-
-
 def _terraform() -> str:
-    from spotkit import toolchain
-
     try:
         path, _ = toolchain.ensure_terraform()
     except toolchain.ToolchainError as exc:
@@ -471,7 +459,7 @@ def real_schema(wanted: dict, version: str = REAL_5_VERSION, mirror: Optional[Pa
     terraform = _terraform()
     with tempfile.TemporaryDirectory(prefix="spotkit-aws-schema-") as tmp:
         work = Path(tmp)
-        (work / "cli.tfrc").write_text(CLI_CONFIG.format(mirror=mirror), encoding="utf-8")
+        (work / "cli.tfrc").write_text(toolchain.cli_config_text(mirror), encoding="utf-8")
         (work / "main.tf").write_text(
             'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
             f'      version = "{version}"\n    }}\n  }}\n}}\n', encoding="utf-8")
