@@ -276,3 +276,15 @@ def test_a_mapping_made_with_the_function_arn_is_listed_by_name_and_by_arn(aws):
         assert listed[0]["FunctionArn"] == fn_arn
     assert lam.list_event_source_mappings(FunctionName=f"{fn}-other")["EventSourceMappings"] == []
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_an_sqs_mapping_without_a_batching_window_has_aws_default_0(aws):
+    """Lambda API reference, CreateEventSourceMapping: MaximumBatchingWindowInSeconds "Default
+    (Kinesis, DynamoDB, Amazon SQS event sources): 0" (hashicorp/aws 5.x sends no 0)."""
+    lam = aws["lambda"]
+    _, arn = _queue(aws["sqs"])
+    fn = _function(aws, RECORDING_HANDLER, {"SEEN_URL": "unused"})
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, BatchSize=10, Enabled=False)
+    assert mapping["MaximumBatchingWindowInSeconds"] == 0
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["MaximumBatchingWindowInSeconds"] == 0
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -39,6 +39,9 @@ Each hook says what moto does, what AWS does, and what the hook changes:
   Lambda targets go to the emulator's event dispatcher (:mod:`spotkit.emulator.events`).
 * ``LambdaFunction`` (moto: does not keep DeadLetterConfig, so Terraform sees a perpetual diff)
   → keeps and returns it.
+* ``LambdaBackend.create_event_source_mapping`` also gives an SQS mapping created without
+  ``MaximumBatchingWindowInSeconds`` AWS's default, 0 (moto: none, so GetEventSourceMapping left it
+  out; hashicorp/aws 5.x sends no 0).
 * ``LambdaBackend.list_event_source_mappings`` (moto: ``FunctionName`` must equal the string the
   mapping was created with) → matched against the function, given by name, ARN or partial ARN, as
   the API reference has it (hashicorp/aws 5.x creates the kit's mapping with the function's ARN).
@@ -697,6 +700,11 @@ def install() -> None:
 
     def create_event_source_mapping(self, spec):
         esm = original_create_esm(self, spec)
+        if esm.max_batch_window is None and ":sqs:" in (esm.event_source_arn or ""):
+            # "Default (Kinesis, DynamoDB, Amazon SQS event sources): 0" (Lambda API reference,
+            # CreateEventSourceMapping); moto keeps None, so the mapping reads back without the field
+            # (hashicorp/aws 5.x does not send a 0 it was given)
+            esm.max_batch_window = 0
         from moto.sqs.models import sqs_backends
 
         for queue in sqs_backends[self.account_id][self.region_name].queues.values():
