@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from spotkit import provider_check as pc
 from spotkit import provider_schema as ps
+from spotkit.paths import kit_terraform_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "provider_schema"
@@ -223,7 +224,7 @@ def schema_diff(new: dict, old: dict) -> list:
 
 @pytest.fixture(scope="session")
 def kit_files() -> list:
-    files = ps.tf_files(ps.kit_dirs(REPO))
+    files = ps.tf_files(kit_terraform_dirs(REPO))
     assert any("modules/job-queue/main.tf" in str(f) for f in files)
     return files
 

@@ -20,3 +20,10 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 MODULES_DIR = REPO_ROOT / "modules"
 SETTINGS_FILE = REPO_ROOT / "settings.yaml"
+#: The kit's Terraform folders (what spotkit scan and spotkit provider-check read by default).
+TERRAFORM_FOLDERS = ("modules", "terraform", "examples")
+
+
+def kit_terraform_dirs(root: Path = REPO_ROOT) -> list[Path]:
+    """The :data:`TERRAFORM_FOLDERS` of ``root`` that exist."""
+    return [root / d for d in TERRAFORM_FOLDERS if (root / d).is_dir()]

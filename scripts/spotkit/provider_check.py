@@ -353,14 +353,14 @@ def provider_check_cmd(major: str, paths: tuple) -> None:
     Exit status: 0 no finding; 1 findings; 2 cannot run (no network for the wheel and no cached
     copy, no 5.x mirror, a path that does not exist, a file that is not valid HCL).
     """
-    from spotkit.paths import REPO_ROOT
+    from spotkit.paths import REPO_ROOT, kit_terraform_dirs
 
     started = time.monotonic()
     try:
         for p in paths:
             if not p.exists():
                 raise CheckInputError(f"no such file or directory: {p}")
-        files = ps.tf_files(paths or ps.kit_dirs(REPO_ROOT))
+        files = ps.tf_files(paths or kit_terraform_dirs(REPO_ROOT))
         if not files:
             raise CheckInputError(f"no .tf files under {', '.join(map(str, paths)) or REPO_ROOT}")
         wanted = referenced_types(files)

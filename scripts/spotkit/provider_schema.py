@@ -484,11 +484,6 @@ def real_schema(wanted: dict, version: str = REAL_5_VERSION, mirror: Optional[Pa
 
 # ----------------------------------------------------------------------------- the kit's types
 
-def kit_dirs(root: Path) -> list:
-    """The kit's Terraform folders that exist: modules/, terraform/, examples/."""
-    return [root / d for d in ("modules", "terraform", "examples") if (root / d).is_dir()]
-
-
 def tf_files(paths: Iterable[Path]) -> list:
     """Every ``.tf`` file under ``paths`` (files taken as given), hidden folders left out, each real file once."""
     seen, out = set(), []
@@ -508,4 +503,4 @@ def tf_files(paths: Iterable[Path]) -> list:
 
 
 __all__ = ["WHEEL", "Wheel", "SchemaError", "cache_dir", "ensure_wheel", "schema_6", "real_schema",
-           "mirror_binary", "normalize_jsii", "normalize_terraform", "tf_files", "kit_dirs"]
+           "mirror_binary", "normalize_jsii", "normalize_terraform", "tf_files"]

@@ -117,8 +117,8 @@ def default_targets() -> list[Target]:
 
 
 def kit_dirs(root: Path = REPO_ROOT) -> list[str]:
-    """The kit's Terraform folders: modules, environment roots and examples."""
-    return [d for d in ("modules", "terraform", "examples") if (root / d).is_dir()]
+    """The kit's Terraform folders (names): modules, environment roots and examples."""
+    return [d.name for d in kit_paths.kit_terraform_dirs(root)]
 
 
 def resolve_targets(paths: tuple[str, ...]) -> list[Target]:
