@@ -13,8 +13,8 @@ import fnmatch
 from spotkit.core.config import DEFAULT_RECLAIM_PATTERNS, RECLAIM_PATTERNS_ENV, reclaim_patterns
 from spotkit.core.job import JobDetail
 
-__all__ = ["DEFAULT_RECLAIM_PATTERNS", "RECLAIM_PATTERNS_ENV", "Decision", "classify", "effective_reasons",
-           "is_reclaim_reason", "matching_pattern", "reclaim_patterns"]
+__all__ = ["DEFAULT_RECLAIM_PATTERNS", "FAILURE_CLASSES", "RECLAIM_PATTERNS_ENV", "Decision", "classify",
+           "effective_reasons", "failure_class", "is_reclaim_reason", "matching_pattern", "reclaim_patterns"]
 
 
 class Decision(str, enum.Enum):
@@ -100,3 +100,49 @@ def classify(job: JobDetail, patterns: tuple[str, ...] | None = None) -> tuple[D
         if is_reclaim_reason(reason, patterns):
             return None, reason
     return Decision.SKIPPED_NOT_RECLAIM, shown
+
+
+#: ``(class, statusReason globs)`` in the order they are tried, for :func:`failure_class`. The
+#: reasons are those of tests/corpus/status_reasons.json (real reasons with their sources).
+FAILURE_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("runnable_time_limit", ("Canceled by JobStateTimeLimit action*",)),
+    ("timeout", ("Job attempt duration exceeded timeout*",)),
+    ("out_of_memory", ("OutOfMemoryError*",)),
+    ("image_pull", ("CannotPullContainerError*",)),
+    ("container_start", ("CannotStartContainerError*", "CannotInspectContainerError*", "DockerTimeoutError*",
+                         "Task failed to start*", "ResourceInitializationError*",
+                         "Timeout waiting for network interface provisioning*")),
+    ("exit_code", ("Essential container in task exited*", "Task failed due to container exit code*")),
+    ("dependency", ("Dependent Job failed*",)),
+    ("array_child", ("Array Child Job failed*",)),
+    ("user", ("Terminated by user*", "Task stopped by user*", "Terminating job*", "Job killed by*",
+              "Container instance deregistration forced by user*")),
+    ("host", ("Host EC2 *", "ECS is performing maintenance*", "Scaling activity initiated by*")),
+)
+
+
+def failure_class(job: JobDetail, patterns: tuple[str, ...] | None = None) -> str:
+    """A short, stable name for WHY a job failed, for people and routing rules: ``reclaim`` (the
+    host was reclaimed: what spotkit resubmits), one of :data:`FAILURE_CLASSES` (``exit_code``,
+    ``timeout``, ``image_pull``, ``out_of_memory``, ``container_start``, ``dependency``,
+    ``array_child``, ``user``, ``runnable_time_limit``, ``host``), else ``other``.
+
+    The reasons tried are :func:`effective_reasons` (the job's statusReason, else its last
+    attempt's statusReason / container reason), then the last attempt's container reason.
+
+    Raises:
+        ValueError: ``patterns`` is None and ``SPOTKIT_RECLAIM_PATTERNS`` is invalid.
+    """
+    reasons = effective_reasons(job)
+    attempts = job.raw.get("attempts") or []
+    if attempts:
+        container_reason = (attempts[-1].get("container") or {}).get("reason")
+        if isinstance(container_reason, str) and container_reason.strip():
+            reasons.append(container_reason)
+    if any(is_reclaim_reason(r, patterns) for r in reasons):
+        return "reclaim"
+    for reason in reasons:
+        for name, globs in FAILURE_CLASSES:
+            if any(fnmatch.fnmatchcase(reason, g) for g in globs):
+                return name
+    return "other"
