@@ -147,7 +147,7 @@ def resubmit_app(aws, monkeypatch):
 
 
 #: The resubmit function's own top-level modules (re-imported per test, as a fresh Lambda would).
-FUNCTION_MODULES = ("app", "stages", "batchapi", "ledger", "telemetry")
+FUNCTION_MODULES = ("app", "stages", "batchapi", "ledger", "telemetry", "publish")
 
 
 @pytest.fixture

@@ -36,6 +36,16 @@ def _checks(service, operation, params, resolver, **kw):
 
 
 # ------------------------------------------------------------------ resource mapping
+def test_put_events_is_authorised_on_each_entry_bus_and_get_parameter_on_the_parameter():
+    r = iam.Resolver(ACCOUNT, REGION)
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/"
+    assert _checks("events", "PutEvents", {"Entries": [{"Source": "spotkit"}, {"EventBusName": "ops"},
+                                                        {"EventBusName": bus + "ops"}]}, r) == [
+        ("events:PutEvents", [bus + "default", bus + "ops"])]
+    assert _checks("ssm", "GetParameter", {"Name": "/spotkit/local/slack-webhook-url", "WithDecryption": True}, r) == [
+        ("ssm:GetParameter", [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/spotkit/local/slack-webhook-url"])]
+
+
 def test_submit_job_is_authorised_on_the_queue_and_the_definition_revision(batch_resources):
     r = iam.Resolver(ACCOUNT, REGION)
     jd = batch_resources.job_definition_arn  # .../job-definition/spotkit-test-def:1

@@ -16,12 +16,14 @@ Configuration (environment variables): ``SPOTKIT_MAX_RESUBMISSIONS`` (default 3)
 ``SPOTKIT_RECLAIM_PATTERNS`` (JSON array of globs), ``SPOTKIT_ALERT_TOPIC_ARN``,
 ``SPOTKIT_IDEMPOTENCY_TABLE`` / ``SPOTKIT_IDEMPOTENCY_TTL_SECONDS`` (default 604800),
 ``SPOTKIT_FALLBACK_JOB_QUEUE`` / ``SPOTKIT_FALLBACK_AFTER_LOSSES`` (default 2),
-``SPOTKIT_SUBMIT_JOB_RATE`` (calls per second per invocation, default 0 = unpaced), Powertools'
+``SPOTKIT_SUBMIT_JOB_RATE`` (calls per second per invocation, default 0 = unpaced),
+``SPOTKIT_DECISION_EVENT_BUS`` (event bus for the decision events, :mod:`publish`; empty = off), Powertools'
 ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE`` (default ``spotkit``),
 ``POWERTOOLS_LOG_LEVEL``. ``AWS_ENDPOINT_URL`` points botocore at an emulator.
 
 Permissions: batch:SubmitJob (job queues and job definitions) + batch:TagResource (jobs),
 batch:DescribeJobs, batch:ListJobs and batch:DescribeJobDefinitions, sns:Publish on the alert topic,
+events:PutEvents on the decision event bus,
 DynamoDB Get/Put/Update/DeleteItem on the idempotency table, SQS consume on the events queue.
 """
 
@@ -37,6 +39,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchapi import aws_client, batch, pacer  # noqa: F401  (the function's Batch client and pacer; tests hook them)
 from botocore.exceptions import ClientError
+import publish
 from ledger import Ledger, NoLedger
 from spotkit.core.job import MalformedEventError
 from stages import Invocation, Result, run
@@ -96,7 +99,12 @@ def process(event: dict[str, Any], context: LambdaContext | None = None) -> dict
         NoActiveRevision, botocore errors: the invocation fails and is retried.
     """
     key = str(event.get("id")) if isinstance(event, dict) else "event"
-    outcome = run([(key, event, False)], _invocation(context))[key]
+    inv = _invocation(context)
+    publish.discard()
+    try:
+        outcome = run([(key, event, False)], inv)[key]
+    finally:
+        publish.flush(inv.remaining_seconds)
     if isinstance(outcome, Exception):
         _log_failure(outcome, event_id=key)
         raise outcome
@@ -119,7 +127,12 @@ def process_sqs_batch(event: dict[str, Any], context: LambdaContext | None = Non
         except (TypeError, ValueError) as exc:
             body = MalformedEventError(f"SQS message body is not JSON: {exc}")
         items.append((record.message_id, body, int(record.attributes.approximate_receive_count or 1) > 1))
-    outcomes = run(items, _invocation(context))
+    inv = _invocation(context)
+    publish.discard()
+    try:
+        outcomes = run(items, inv)
+    finally:  # after the batch's last SubmitJob: one PutEvents per 10 decisions, never raises
+        publish.flush(inv.remaining_seconds)
 
     def record_handler(record: SQSRecord) -> dict[str, Any]:
         outcome = outcomes[record.message_id]

@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 import batchapi
+import publish
 from batchapi import NoActiveRevision, active_replacement, batch, is_ambiguous, is_client_error, submit_job
 from ledger import Busy, Done, Ledger, NoLedger
 from spotkit.core import lineage as lineage_mod
 from spotkit.core.classify import Decision, classify
+from spotkit.core.decisions import decision_detail, detail_type_for
 from spotkit.core.config import max_resubmissions, reclaim_patterns
 from spotkit.core.decide import Verdict
 from spotkit.core.decide import decide as core_decide
@@ -81,6 +83,8 @@ class Result:
     job_id: str | None
     reason: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the failed job as the stage that decided saw it (not part of :meth:`as_dict`).
+    job: JobDetail | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"decision": self.decision.value, "jobId": self.job_id, "reason": self.reason, **self.extra}
@@ -90,7 +94,22 @@ def _skipped(decision: Decision, job: JobDetail | None, reason: str, **log: Any)
     count(METRIC_NAMES.get(decision, "skipped"))
     logger.info(f"skipped: {decision.value}", extra={"decision": decision.value, "job_id": job and job.job_id,
                                                       "status_reason": reason, **log})
-    return Result(decision, job.job_id if job else None, reason)
+    return Result(decision, job.job_id if job else None, reason, job=job)
+
+
+def _announce(decision: Decision, job: JobDetail, reason: str, *, lineage: Lineage | None = None,
+              resubmission: dict[str, Any] | None = None, error: str | None = None,
+              batch_event_id: str | None = None) -> None:
+    """Queue the decision's EventBridge event (:mod:`publish`; sent once per batch by the handler).
+    ``job`` is the EVENT's view: the failure as Batch reported it (status, reason, attempts, exit code)."""
+    switched = bool(resubmission and resubmission.get("revisionFrom") is not None)
+    detail_type = detail_type_for(decision, fallback=bool(resubmission and resubmission.get("fallback")),
+                                  revision_switched=switched)
+    if detail_type is None:
+        return
+    publish.record(detail_type, decision_detail(
+        decision, job, reason, lineage=lineage, resubmission=resubmission, max_resubmissions=max_resubmissions(),
+        error=error, batch_event_id=batch_event_id))
 
 
 # -------------------------------------------------------------------------------- 1. parse
@@ -109,6 +128,7 @@ class Failure:
     job: JobDetail
     reason: str
     redelivered: bool = False
+    event_id: str | None = None
 
 
 def parse(key: str, event: Any, *, redelivered: bool = False) -> Failure | Result:
@@ -125,7 +145,7 @@ def parse(key: str, event: Any, *, redelivered: bool = False) -> Failure | Resul
     skip, reason = classify(job, reclaim_patterns())
     if skip is not None:
         return _skipped(skip, job, reason, status=job.status)
-    return Failure(key, job, reason, redelivered)
+    return Failure(key, job, reason, redelivered, event.get("id") if isinstance(event.get("id"), str) else None)
 
 
 # ------------------------------------------------------------------------------- 2. enrich
@@ -154,19 +174,32 @@ class Enriched:
         return {**(self.parent.tags if self.parent else {}), **self.job.tags}
 
 
-def enrich(failures: list[Failure]) -> list[Enriched | Exception]:
-    """Describe every failed job and array parent of the batch: one DescribeJobs per 100 ids.
+def describe(failures: list[Failure], also: list[str] = ()) -> dict[str, Any] | Exception:
+    """ONE DescribeJobs per 100 ids for the batch: every failed job, array parent and the ``also`` ids
+    (skipped jobs whose lineage the decision events report). ``{job id: JobDetail}``, or the error."""
+    ids = [f.job.job_id for f in failures] + [f.job.array_parent_id for f in failures if f.job.array_parent_id]
+    ids += [i for i in also if i not in ids]
+    if not ids:
+        return {}
+    try:
+        return describe_jobs(batch, ids)
+    except Exception as exc:
+        return exc
+
+
+def enrich(failures: list[Failure], details: dict[str, Any] | Exception | None = None) -> list[Enriched | Exception]:
+    """Describe every failed job and array parent of the batch: one DescribeJobs per 100 ids
+    (``details``: :func:`describe`'s answer when the caller fetched it already).
 
     A DescribeJobs error fails every failure of the batch (retried from SQS) rather than resubmitting
     with a guessed lineage, which could overrun the resubmission budget.
     """
-    ids = [f.job.job_id for f in failures] + [f.job.array_parent_id for f in failures if f.job.array_parent_id]
-    if not ids:
+    if not failures:
         return []
-    try:
-        details = describe_jobs(batch, ids)
-    except Exception as exc:
-        return [exc for _ in failures]
+    if details is None:
+        details = describe(failures)
+    if isinstance(details, Exception):
+        return [details for _ in failures]
     out: list[Enriched | Exception] = []
     for f in failures:
         try:
@@ -334,6 +367,8 @@ def alert_budget(decided: list[Decided]) -> list[Result]:
     count(METRIC_NAMES[Decision.BUDGET_EXHAUSTED], len(decided))
     results = []
     for d in decided:
+        _announce(Decision.BUDGET_EXHAUSTED, d.enriched.failure.job, d.verdict.reason, lineage=d.lineage,
+                  batch_event_id=d.enriched.failure.event_id)
         logger.warning("not resubmitting: resubmission budget exhausted",
                        extra={**d.log_keys, "decision": Decision.BUDGET_EXHAUSTED.value,
                               "max_resubmissions": max_resubmissions(), "alert_published": alerted})
@@ -350,6 +385,8 @@ def alert_not_resubmittable(decided: Decided, error: Exception) -> None:
         "event": "spotkit.not_resubmittable", "jobId": job.job_id, "jobName": job.job_name,
         "jobQueue": job.job_queue, "jobDefinition": job.job_definition, "error": str(error),
         "lineage": decided.lineage.as_dict()})
+    _announce(Decision.NOT_RESUBMITTABLE, decided.enriched.failure.job, decided.verdict.reason, lineage=decided.lineage, error=str(error),
+              batch_event_id=decided.enriched.failure.event_id)
     logger.error("cannot resubmit the reclaimed job: alerted, the record goes to the DLQ",
                  extra={**decided.log_keys, "error": str(error), "alert_published": alerted})
 
@@ -363,7 +400,7 @@ def _submit(request: dict[str, Any], lineage: Lineage, inv: Invocation, decided:
         SubmitThrottled, botocore errors: see :func:`batchapi.submit_job`.
     """
     try:
-        return submit_job(request, inv.remaining_seconds)
+        return {**submit_job(request, inv.remaining_seconds), "jobDefinition": request["jobDefinition"]}
     except Exception as exc:
         if not is_client_error(exc):
             raise
@@ -383,7 +420,13 @@ def _submit(request: dict[str, Any], lineage: Lineage, inv: Invocation, decided:
     logger.warning("job definition revision is INACTIVE (deregistered, e.g. by a deploy): resubmitting on the "
                    "latest ACTIVE revision", extra={**decided.log_keys, "job_definition": request["jobDefinition"],
                                                     "new_job_definition": replacement})
-    return submit_job({**request, "jobDefinition": replacement, "tags": tags}, inv.remaining_seconds)
+    response = submit_job({**request, "jobDefinition": replacement, "tags": tags}, inv.remaining_seconds)
+    return {**response, "jobDefinition": replacement, "revisionFrom": old_revision}
+
+
+def _definition_used(response: dict[str, Any]) -> dict[str, Any]:
+    """``jobDefinition`` (and ``revisionFrom`` when :func:`_submit` moved to a newer revision) of a submission."""
+    return {k: response[k] for k in ("jobDefinition", "revisionFrom") if response.get(k) is not None}
 
 
 def _resubmitted(p: Planned, new: dict[str, Any], *, recovered: bool = False) -> Result:
@@ -396,9 +439,15 @@ def _resubmitted(p: Planned, new: dict[str, Any], *, recovered: bool = False) ->
                 extra={**d.log_keys, "decision": Decision.RESUBMITTED.value, "new_job_id": new["jobId"],
                        "new_array_index": new.get("arrayIndex"), "target_job_queue": d.verdict.job_queue,
                        "fallback": d.verdict.fallback, "resubmission_count": p.next_lineage.count})
+    _announce(Decision.RESUBMITTED, d.enriched.failure.job, d.verdict.reason, lineage=d.lineage, resubmission={
+        "jobId": new["jobId"], "jobArn": new.get("jobArn"), "arrayIndex": new.get("arrayIndex"),
+        "jobQueue": d.verdict.job_queue, "fallback": d.verdict.fallback,
+        "jobDefinition": new.get("jobDefinition") or p.request.get("jobDefinition"),
+        "revisionFrom": new.get("revisionFrom")}, batch_event_id=d.enriched.failure.event_id)
     return Result(Decision.RESUBMITTED, p.job.job_id, d.verdict.reason, {
         "newJobId": new["jobId"], "newJobArn": new.get("jobArn"), "newArrayIndex": new.get("arrayIndex"),
-        "jobQueue": d.verdict.job_queue, "fallback": d.verdict.fallback, "lineage": p.next_lineage.as_dict()})
+        "jobQueue": d.verdict.job_queue, "fallback": d.verdict.fallback, "lineage": p.next_lineage.as_dict()},
+        job=p.job)
 
 
 def _duplicate(p: Planned, previous: dict[str, Any]) -> Result:
@@ -476,7 +525,8 @@ def act_single(p: Planned, inv: Invocation) -> Result:
     except Exception as exc:
         inv.ledger.release(job_id, exc)
         raise
-    new = {"jobId": response["jobId"], "jobArn": response.get("jobArn"), "jobName": response.get("jobName")}
+    new = {"jobId": response["jobId"], "jobArn": response.get("jobArn"), "jobName": response.get("jobName"),
+           **_definition_used(response)}
     _complete(p, new, inv)
     return _resubmitted(p, new)
 
@@ -564,7 +614,7 @@ def _submit_group(g: Group, claimed: dict[int, Planned], out: dict[int, Outcome]
                         extra={"parent_job_id": g.parent_id, "new_job_id": response["jobId"], "size": len(chunk),
                                "index_map": encode_index_map(chunk)})
         for new_index, pos in enumerate(positions):
-            new = {"jobId": response["jobId"], "jobArn": response.get("jobArn"),
+            new = {"jobId": response["jobId"], "jobArn": response.get("jobArn"), **_definition_used(response),
                    "arrayIndex": new_index if len(chunk) > 1 else None}
             out[pos] = _completed(claimed[pos], new, inv)
 
@@ -582,11 +632,35 @@ def _completed(p: Planned, new: dict[str, Any], inv: Invocation, *, recovered: b
 
 
 # ------------------------------------------------------------------------------- the batch
+def _announce_skip(result: Result, details: dict[str, Any] | Exception, event_id: str | None) -> None:
+    """Queue the "Job Not Resubmitted" event of a job skipped at parse, with its lineage when
+    DescribeJobs returned the job (else the lineage is reported as a fresh one: ``count`` 0 -- logged)."""
+    job = result.job
+    lineage = None
+    raw = details.get(job.job_id) if isinstance(details, dict) else None
+    if raw is not None:
+        try:
+            described = JobDetail.parse(raw, from_event=False, where="DescribeJobs")
+            parent = None
+            if job.array_parent_id and isinstance(details.get(job.array_parent_id), dict):
+                parent = JobDetail.parse(details[job.array_parent_id], from_event=False, where="DescribeJobs")
+            tags = {**(parent.tags if parent else {}), **described.tags}
+            lineage = lineage_mod.read_job(tags, described.environment, job.job_id)
+        except (MalformedEventError, LineageError) as exc:
+            logger.warning("skipped job: its lineage is unreadable; reported as a fresh lineage",
+                           extra={"job_id": job.job_id, "error": str(exc)})
+    elif isinstance(details, Exception):
+        logger.warning("skipped job: DescribeJobs failed, its lineage is reported as a fresh lineage",
+                       extra={"job_id": job.job_id, "error": str(details)})
+    _announce(result.decision, job, result.reason, lineage=lineage, batch_event_id=event_id)
+
+
 def run(items: list[tuple[str, Any, bool]], inv: Invocation) -> dict[str, Outcome]:
     """Every stage over a batch of ``(key, event or exception, redelivered)``; one outcome per key
     (a :class:`Result`, or the exception that fails the record)."""
     outcomes: dict[str, Outcome] = {}
     failures: list[Failure] = []
+    announced: list[tuple[Result, str | None]] = []  # skips published as "Job Not Resubmitted"
     for key, event, redelivered in items:                                     # 1. parse
         try:
             if isinstance(event, Exception):
@@ -597,11 +671,18 @@ def run(items: list[tuple[str, Any, bool]], inv: Invocation) -> dict[str, Outcom
             continue
         if isinstance(parsed, Result):
             outcomes[key] = parsed
+            if parsed.job is not None and detail_type_for(parsed.decision) is not None and publish.bus():
+                announced.append((parsed, event.get("id") if isinstance(event.get("id"), str) else None))
         else:
             failures.append(parsed)
+    # One DescribeJobs round for the whole batch: the reclaimed jobs' requests and, when decisions are
+    # published, the lineage of the skipped jobs (a skip never fails on it; see _announce_skip).
+    details = describe(failures, [i for r, _ in announced for i in (r.job.job_id, r.job.array_parent_id) if i])
+    for result, event_id in announced:
+        _announce_skip(result, details, event_id)
     planned: list[tuple[str, Planned]] = []
     budget: dict[str, list[tuple[str, Decided]]] = defaultdict(list)
-    for f, enriched in zip(failures, enrich(failures)):                       # 2. enrich
+    for f, enriched in zip(failures, enrich(failures, details)):              # 2. enrich
         try:
             if isinstance(enriched, Exception):
                 raise enriched
@@ -616,6 +697,8 @@ def run(items: list[tuple[str, Any, bool]], inv: Invocation) -> dict[str, Outcom
                     raise
             else:
                 outcomes[f.key] = _skipped(decided.verdict.decision, f.job, decided.verdict.reason)
+                _announce(decided.verdict.decision, f.job, decided.verdict.reason, lineage=decided.lineage,
+                          batch_event_id=f.event_id)
         except Exception as exc:
             outcomes[f.key] = exc
     for members in budget.values():                                           # 5. act

@@ -37,6 +37,13 @@ locals {
   queue_arn_prefix      = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
   alarm_arn_pattern     = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"
 
+  # spotkit's decision events (functions/resubmit/publish.py): "" turns them off; a bus ARN is used
+  # as given, a name is the bus of this account and Region.
+  decision_event_bus = var.decision_event_bus_name == null ? "" : var.decision_event_bus_name
+  decision_event_bus_arn = (local.decision_event_bus == "" ? null :
+    startswith(local.decision_event_bus, "arn:") ? local.decision_event_bus :
+  "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${local.decision_event_bus}")
+
   # AWS recommends a visibility timeout of at least six times the function timeout, so a batch
   # throttled behind an earlier one is not redelivered while it waits; the batching window holds
   # received messages too. Lambda Developer Guide, "Creating and configuring an Amazon SQS event
@@ -86,6 +93,8 @@ locals {
     # Per-invocation share of the SubmitJob budget; "0": unpaced (backoff on throttling only).
     SPOTKIT_SUBMIT_JOB_RATE = (var.submit_job_rate_per_second == 0 || var.maximum_concurrency == null ? "0" :
     tostring(var.submit_job_rate_per_second / var.maximum_concurrency))
+    # Where the decision events go (PutEvents, source "spotkit"); "" = not published.
+    SPOTKIT_DECISION_EVENT_BUS = local.decision_event_bus
     # The service name is the `service` dimension of every metric the alarms read.
     POWERTOOLS_SERVICE_NAME      = var.name
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
@@ -382,6 +391,16 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "PublishAlerts"
       actions   = ["sns:Publish"]
+      resources = [statement.value]
+    }
+  }
+
+  # One PutEvents per batch of records: the decision events (source "spotkit").
+  dynamic "statement" {
+    for_each = local.decision_event_bus_arn == null ? [] : [local.decision_event_bus_arn]
+    content {
+      sid       = "PublishDecisionEvents"
+      actions   = ["events:PutEvents"]
       resources = [statement.value]
     }
   }
@@ -738,6 +757,27 @@ resource "aws_cloudwatch_metric_alarm" "budget_exhausted" {
   alarm_description   = "A job lost its Spot host after ${var.max_resubmissions} resubmissions and was not resubmitted again (see the alert topic for the lineage)."
   namespace           = var.metrics_namespace
   metric_name         = "budget-exhausted"
+  dimensions          = { service = var.name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# Decision events that PutEvents did not take after retries: subscribers (notifications, users'
+# rules) missed them. The resubmissions themselves happened.
+resource "aws_cloudwatch_metric_alarm" "decision_events_failed" {
+  count = local.create_alarms && local.decision_event_bus_arn != null ? 1 : 0
+
+  alarm_name          = "${var.name}-decision-events-failed"
+  alarm_description   = "spotkit decision events were not published to ${local.decision_event_bus} (logged by the function with the job ids): notifications and subscribers missed them."
+  namespace           = var.metrics_namespace
+  metric_name         = "decision-events-failed"
   dimensions          = { service = var.name }
   statistic           = "Sum"
   period              = var.alarm_period_seconds

@@ -54,20 +54,22 @@ output "event_source_mapping_uuid" {
 }
 
 output "alarm_names" {
-  description = "Names of the created CloudWatch alarms, by purpose (dlq_not_empty, budget_exhausted, events_backlog); empty without alarms."
+  description = "Names of the created CloudWatch alarms, by purpose (dlq_not_empty, budget_exhausted, events_backlog, decision_events_failed); empty without alarms."
   value = { for k, v in {
-    dlq_not_empty    = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_name, null)
-    budget_exhausted = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].alarm_name, null)
-    events_backlog   = try(aws_cloudwatch_metric_alarm.events_backlog[0].alarm_name, null)
+    dlq_not_empty          = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_name, null)
+    budget_exhausted       = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].alarm_name, null)
+    events_backlog         = try(aws_cloudwatch_metric_alarm.events_backlog[0].alarm_name, null)
+    decision_events_failed = try(aws_cloudwatch_metric_alarm.decision_events_failed[0].alarm_name, null)
   } : k => v if v != null }
 }
 
 output "alarm_arns" {
   description = "ARNs of the created CloudWatch alarms, by purpose (same keys as alarm_names)."
   value = { for k, v in {
-    dlq_not_empty    = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].arn, null)
-    budget_exhausted = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].arn, null)
-    events_backlog   = try(aws_cloudwatch_metric_alarm.events_backlog[0].arn, null)
+    dlq_not_empty          = try(aws_cloudwatch_metric_alarm.dlq_not_empty[0].arn, null)
+    budget_exhausted       = try(aws_cloudwatch_metric_alarm.budget_exhausted[0].arn, null)
+    events_backlog         = try(aws_cloudwatch_metric_alarm.events_backlog[0].arn, null)
+    decision_events_failed = try(aws_cloudwatch_metric_alarm.decision_events_failed[0].arn, null)
   } : k => v if v != null }
 }
 
@@ -104,4 +106,9 @@ output "idempotency_table_arn" {
 output "runnable_timeout_rule_name" {
   description = "Name of the EventBridge rule that announces RUNNABLE-time-limit cancellations on the alert topic (null when not created)."
   value       = try(aws_cloudwatch_event_rule.runnable_timeout[0].name, null)
+}
+
+output "decision_event_bus_name" {
+  description = "Event bus the function publishes its decision events to (source \"spotkit\"); null when publishing is off."
+  value       = var.create && local.decision_event_bus != "" ? local.decision_event_bus : null
 }

@@ -179,6 +179,17 @@ variable "metrics_namespace" {
   }
 }
 
+variable "decision_event_bus_name" {
+  description = "EventBridge event bus (name or ARN) the function publishes its decisions to (source \"spotkit\": resubmitted, fell back, revision switched, not resubmitted, budget exhausted, not resubmittable; schemas/decision-event.schema.json). \"default\" is the account's default bus; null or \"\" publishes nothing."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = var.decision_event_bus_name == null ? true : (var.decision_event_bus_name == "" || can(regex("^(arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$", var.decision_event_bus_name)))
+    error_message = "The decision_event_bus_name must be an event bus name (letters, digits, . _ - /), an event bus ARN, \"\" or null."
+  }
+}
+
 variable "environment_variables" {
   description = "Extra environment variables for the function. Plain text: never secrets (read those from SSM/Secrets Manager at run time)."
   type        = map(string)

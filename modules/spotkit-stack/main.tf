@@ -146,6 +146,9 @@ module "resubmit" {
   idempotency_ttl_seconds                  = local.r.idempotency_ttl_seconds
   idempotency_table_kms_key_arn            = local.r.idempotency_table_kms_key_arn
   idempotency_table_point_in_time_recovery = local.r.idempotency_table_point_in_time_recovery
+
+  # spotkit's decisions as EventBridge events (source "spotkit"): notifications subscribe to them.
+  decision_event_bus_name = local.r.decision_event_bus_name != null ? local.r.decision_event_bus_name : "default"
 }
 
 # AWS FIS experiment templates against the Spot compute environment's opted-in instances; the

@@ -122,7 +122,8 @@ variable "resubmit" {
     (ignored when compute.create_on_demand is true: the on-demand queue is the fallback),
     fallback_after_spot_losses, idempotency_ttl_seconds, idempotency_table_kms_key_arn,
     idempotency_table_point_in_time_recovery, idempotency_table_name (an existing table: skips
-    creating it), create_idempotency_table (false without a table name: no idempotency).
+    creating it), create_idempotency_table (false without a table name: no idempotency),
+    decision_event_bus_name (where the decision events go: "default" bus unless set; "" = off).
   EOT
   type = object({
     lambda_runtime                           = optional(string)
@@ -163,6 +164,7 @@ variable "resubmit" {
     idempotency_table_point_in_time_recovery = optional(bool)
     idempotency_table_name                   = optional(string)
     create_idempotency_table                 = optional(bool)
+    decision_event_bus_name                  = optional(string)
   })
   default  = {}
   nullable = false

@@ -394,6 +394,21 @@ def required_checks(service: str, operation: str, params: dict, resolver: Resolv
         if operation in _KMS_KEY and _p(params, "KeyId"):
             key = resolver.kms_key_arn(_p(params, "KeyId"))
             return [_check(action, [key or "*"])]
+    elif service == "events" and operation == "PutEvents":
+        # Resource type event-bus (Service Authorization Reference, "Actions, resources, and condition
+        # keys for Amazon EventBridge"): every entry's EventBusName (name or ARN), else the default bus.
+        buses = []
+        for entry in params.get("Entries") or []:
+            name = (entry or {}).get("EventBusName") or "default"
+            arn = name if str(name).startswith("arn:") else resolver.arn("events", f"event-bus/{name}")
+            if arn not in buses:
+                buses.append(arn)
+        return [_check(action, buses or [resolver.arn("events", "event-bus/default")])]
+    elif service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        # Resource type parameter: arn:...:parameter/<name without its leading "/"> (AWS Systems
+        # Manager User Guide, "Restricting access to Parameter Store parameters using IAM policies").
+        names = [_p(params, "Name")] if operation == "GetParameter" else list(params.get("Names") or [])
+        return [_check(action, [resolver.arn("ssm", "parameter/" + str(n).lstrip("/")) for n in names if n] or ["*"])]
     elif service == "logs":
         group = _p(params, "logGroupName")
         stream = _p(params, "logStreamName")

@@ -486,6 +486,14 @@ def _status_set(self, value):
     self.__dict__["_status"] = value
 
 
+#: The event a rule's target receives, as EventBridge delivers it (moto's default template leaves out
+#: ``account``; every capture in tests/fidelity/aws/ has it). Tests on moto in-process use it too.
+EVENTBRIDGE_DELIVERED_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+    '"detail": <detail>}')
+
+
 def install() -> None:
     """Install every hook once (idempotent)."""
     global _installed
@@ -778,10 +786,7 @@ def install() -> None:
     # EventBridge targets: the delivered event has "account" -----------------------------------
     from moto.events.utils import EventTemplateParser
 
-    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
-        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
-        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
-        '"detail": <detail>}')
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EVENTBRIDGE_DELIVERED_TEMPLATE
 
     # EventBridge targets: parse each JSONPath expression once ------------------------------
     import functools
