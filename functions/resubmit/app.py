@@ -34,12 +34,12 @@ import json
 import os
 from typing import Any
 
+import publish
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchapi import aws_client, batch, pacer  # noqa: F401  (the function's Batch client and pacer; tests hook them)
 from botocore.exceptions import ClientError
-import publish
 from ledger import Ledger, NoLedger
 from spotkit.core.job import MalformedEventError
 from stages import Invocation, Result, run

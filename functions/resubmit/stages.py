@@ -39,10 +39,10 @@ from batchapi import NoActiveRevision, active_replacement, batch, is_ambiguous, 
 from ledger import Busy, Done, Ledger, NoLedger
 from spotkit.core import lineage as lineage_mod
 from spotkit.core.classify import Decision, classify
-from spotkit.core.decisions import decision_detail, detail_type_for
 from spotkit.core.config import max_resubmissions, reclaim_patterns
 from spotkit.core.decide import Verdict
 from spotkit.core.decide import decide as core_decide
+from spotkit.core.decisions import decision_detail, detail_type_for
 from spotkit.core.indexmap import ARRAY_INDEX_MAP_ENV, decode_index_map, encode_index_map, split_for_arrays
 from spotkit.core.job import JobDetail, MalformedEventError, container_environment, parse_event
 from spotkit.core.lineage import Lineage, LineageError
@@ -385,8 +385,9 @@ def alert_not_resubmittable(decided: Decided, error: Exception) -> None:
         "event": "spotkit.not_resubmittable", "jobId": job.job_id, "jobName": job.job_name,
         "jobQueue": job.job_queue, "jobDefinition": job.job_definition, "error": str(error),
         "lineage": decided.lineage.as_dict()})
-    _announce(Decision.NOT_RESUBMITTABLE, decided.enriched.failure.job, decided.verdict.reason, lineage=decided.lineage, error=str(error),
-              batch_event_id=decided.enriched.failure.event_id)
+    failure = decided.enriched.failure
+    _announce(Decision.NOT_RESUBMITTABLE, failure.job, decided.verdict.reason, lineage=decided.lineage,
+              error=str(error), batch_event_id=failure.event_id)
     logger.error("cannot resubmit the reclaimed job: alerted, the record goes to the DLQ",
                  extra={**decided.log_keys, "error": str(error), "alert_published": alerted})
 

@@ -135,7 +135,8 @@ def job_fields(job: JobDetail) -> dict[str, Any]:
     }
 
 
-def detail_type_for(decision: Decision, *, fallback: bool = False, revision_switched: bool = False) -> DetailType | None:
+def detail_type_for(decision: Decision, *, fallback: bool = False,
+                    revision_switched: bool = False) -> DetailType | None:
     """The detail-type of a decision, None when it is not published (see :data:`PUBLISHED_SKIPS`)."""
     if decision is Decision.RESUBMITTED:
         if revision_switched:
@@ -189,7 +190,8 @@ def decision_detail(decision: Decision, job: JobDetail, reason: str, *, lineage:
     return detail
 
 
-def put_events_entry(detail_type: DetailType, detail: Mapping[str, Any], *, event_bus: str | None = None) -> dict[str, Any]:
+def put_events_entry(detail_type: DetailType, detail: Mapping[str, Any], *,
+                     event_bus: str | None = None) -> dict[str, Any]:
     """One PutEvents request entry (``Source``, ``DetailType``, ``Detail`` (JSON string), ``Resources``:
     the failed job's ARN and the new job's, ``EventBusName`` when given -- default bus otherwise)."""
     resources = [arn for arn in (detail.get("jobArn"), (detail.get("resubmission") or {}).get("jobArn"))
