@@ -73,6 +73,17 @@ def rows(results: dict) -> List[dict]:
                 b["event_source_mapping"].get("batches", 0), b["event_source_mapping"].get("function_errors", 0))),
             _row("burst", "DLQ messages", b["dlq_messages"], "0", b["dlq_messages"] == 0),
         ]
+        ev = b.get("decision_events") or {}
+        if ev.get("published"):
+            out += [
+                _row("burst", "decision events received / resubmitted", f"{ev['events_received']} / {ev['expected']}",
+                     ">= resubmitted", ev["events_received"] >= ev["expected"]),
+                _row("burst", "PutEvents calls (ceiling: 1 per 10 + 1 per invocation)",
+                     ev["put_events_calls"], f"<= {ev['put_events_ceiling']}",
+                     ev["put_events_calls"] <= ev["put_events_ceiling"]),
+            ]
+        else:
+            out.append(_row("burst", "decision events", "off (SPOTKIT_DECISION_EVENT_BUS empty)"))
     elif b:
         out.append(_row("burst", "error", b["error"], "", False))
     c = results.get("calls")

@@ -57,6 +57,8 @@ def counters_delta(s1: dict, s0: dict) -> dict:
         "submit_job": _delta({k: v for k, v in (s1.get("submit_job") or {}).items() if k in ("accepted", "throttled")},
                              {k: v for k, v in (s0.get("submit_job") or {}).items() if k in ("accepted", "throttled")}),
         "sqs_event_sources": _delta(s1.get("sqs_event_sources") or {}, s0.get("sqs_event_sources") or {}),
+        "events_put_events": int(((s1.get("events_api_calls") or {}).get("lambda") or {}).get("PutEvents", 0))
+        - int(((s0.get("events_api_calls") or {}).get("lambda") or {}).get("PutEvents", 0)),
     }
 
 
@@ -227,6 +229,7 @@ def burst(stage: Stage, zip_path: Path, settings: PipelineSettings, *, jobs: int
         "submit_job_calls": calls.get("SubmitJob", 0),
         "submit_job_accepted": delta["submit_job"].get("accepted", 0),
         "throttles": delta["submit_job"].get("throttled", 0),
+        "decision_events": _decision_events(stage, pipeline, resubmitted, delta),
         "function_batch_calls_by_action": calls,
         "function_batch_calls": sum(calls.values()),
         "batch_calls_per_resubmitted_job": round(sum(calls.values()) / resubmitted, 3) if resubmitted else None,
@@ -238,6 +241,20 @@ def burst(stage: Stage, zip_path: Path, settings: PipelineSettings, *, jobs: int
         "correct": bool(failed) and len(failed) == jobs and not lost and not duplicated and not strays
         and not calls_check["problems"],
     }
+
+
+def _decision_events(stage: Stage, pipeline: Pipeline, resubmitted: int, delta: dict) -> dict:
+    """What the function published: events in the subscriber queue (one "Job Resubmitted" per job is
+    expected), and its PutEvents calls against the ceiling of one per 10 decisions plus one partial
+    call per invocation."""
+    if not pipeline.decisions_queue_url:
+        return {"published": False}
+    calls = int(delta.get("events_put_events", 0))
+    invocations = int((delta.get("sqs_event_sources") or {}).get("batches", 0))
+    received = stage.queue_depth(pipeline.decisions_queue_url)
+    return {"published": True, "events_received": received, "expected": resubmitted,
+            "put_events_calls": calls, "put_events_ceiling": math.ceil(resubmitted / 10) + invocations,
+            "put_events_per_resubmitted_job": round(calls / resubmitted, 4) if resubmitted else None}
 
 
 def _vcpus(stage: Stage, instance_type: str) -> int:

@@ -314,6 +314,8 @@ class Pipeline:
     dlq_url: str
     table: str
     esm_uuid: str
+    #: the queue a rule (source "spotkit") fills with the function's decision events; None when off
+    decisions_queue_url: Optional[str] = None
 
 
 def function_policy(queue_arns: List[str], events_arn: str, dlq_arn: str, table: str, topic_arn: str) -> dict:
@@ -340,6 +342,8 @@ def function_policy(queue_arns: List[str], events_arn: str, dlq_arn: str, table:
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
          "Resource": [events_arn]},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
+        {"Sid": "PublishDecisionEvents", "Effect": "Allow", "Action": ["events:PutEvents"],
+         "Resource": [f"arn:aws:events:{region}:{account}:event-bus/default"]},
         {"Sid": "EncryptedQueuesTopicAndTable", "Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
          "Resource": ["*"], "Condition": {"StringEquals": {"kms:ViaService": [
              f"sns.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"]}}},
@@ -391,8 +395,19 @@ def deploy_pipeline(stage: Stage, name: str, zip_path: Path, queue_arns: List[st
             "POWERTOOLS_SERVICE_NAME": function,
             "POWERTOOLS_METRICS_NAMESPACE": "spotkit",
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            # the module's default: decisions published to the default bus (one PutEvents per 10)
+            "SPOTKIT_DECISION_EVENT_BUS": "default",
             **settings.extra_env,
         }})
+    decisions_url = None
+    if (settings.extra_env.get("SPOTKIT_DECISION_EVENT_BUS", "default") or "").strip():
+        # a subscriber, as notifications are: every decision event lands in this queue
+        decisions_url = sqs.create_queue(QueueName=f"{name}-decisions")["QueueUrl"]
+        decisions_arn = sqs.get_queue_attributes(QueueUrl=decisions_url,
+                                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stage.events.put_rule(Name=f"{name}-decisions", State="ENABLED",
+                              EventPattern=json.dumps({"source": ["spotkit"]}))
+        stage.events.put_targets(Rule=f"{name}-decisions", Targets=[{"Id": "decisions", "Arn": decisions_arn}])
     rule = f"{name}-failed"
     stage.events.put_rule(Name=rule, State="ENABLED", EventPattern=json.dumps({
         "source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
@@ -404,5 +419,5 @@ def deploy_pipeline(stage: Stage, name: str, zip_path: Path, queue_arns: List[st
         EventSourceArn=events_arn, FunctionName=function, BatchSize=settings.batch_size,
         MaximumBatchingWindowInSeconds=settings.window_seconds, FunctionResponseTypes=["ReportBatchItemFailures"],
         ScalingConfig={"MaximumConcurrency": settings.max_concurrency}, Enabled=True)
-    return Pipeline(function, events_url, dlq_url, table, esm["UUID"])
+    return Pipeline(function, events_url, dlq_url, table, esm["UUID"], decisions_url)
 

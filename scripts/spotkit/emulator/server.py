@@ -131,6 +131,8 @@ class Emulator:
         self.throttle = None
         self.batch_calls = None
         self._uncount = None
+        self.events_calls = None
+        self._uncount_events = None
         self.poller = None
         self.iam = None
         self.fis = None
@@ -177,6 +179,10 @@ class Emulator:
         patches.submit_job_gate = self.throttle
         self.batch_calls = BatchApiCalls()
         self._uncount = count_batch_calls(self.batch_calls)
+        from moto.events.responses import EventsHandler
+
+        self.events_calls = BatchApiCalls()  # PutEvents of the functions (decision events)
+        self._uncount_events = count_batch_calls(self.events_calls, EventsHandler)
         self.poller = SqsEventSourcePoller(lambda_backends[acct][region], sqs_backends[acct][region], runner, region,
                                            poll_seconds=cfg.esm_poll_seconds)
         if cfg.iam == "enforce":
@@ -260,6 +266,7 @@ class Emulator:
         return {
             "submit_job": self.throttle.stats() if self.throttle else {},
             "batch_api_calls": self.batch_calls.stats() if self.batch_calls else {},
+            "events_api_calls": self.events_calls.stats() if self.events_calls else {},
             "lambda_targets": dict(self.dispatcher.stats) if self.dispatcher else {},
             "sqs_event_sources": dict(self.poller.stats) if self.poller else {},
             "iam": self.iam.snapshot() if self.iam else {},
@@ -305,6 +312,8 @@ class Emulator:
                 patches.submit_job_gate = None
             if self._uncount:
                 self._uncount()
+            if self._uncount_events:
+                self._uncount_events()
             self.write_stats()
 
 

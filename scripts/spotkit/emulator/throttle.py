@@ -127,10 +127,15 @@ class BatchApiCalls:
             return {caller: dict(sorted(per.items())) for caller, per in self._counts.items()}
 
 
-def count_batch_calls(counter: BatchApiCalls) -> Callable[[], None]:
-    """Count every request moto's Batch API answers in ``counter`` (wraps ``BatchResponse.call_action``,
-    which runs once per HTTP request after routing). Returns a function that removes the wrapper."""
-    from moto.batch.responses import BatchResponse
+def count_batch_calls(counter: BatchApiCalls, response_class: Any = None) -> Callable[[], None]:
+    """Count every request moto's Batch API (or the API of ``response_class``, e.g. EventBridge's
+    ``EventsHandler``) answers in ``counter`` (wraps ``call_action``, which runs once per HTTP request
+    after routing). Returns a function that removes the wrapper."""
+    if response_class is None:
+        from moto.batch.responses import BatchResponse
+
+        response_class = BatchResponse
+    BatchResponse = response_class
 
     original = BatchResponse.call_action
 
