@@ -6,7 +6,8 @@ EMF metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``spotkit``): `
 ``revision-switched`` (moved to the latest ACTIVE job-definition revision), ``no-active-revision``,
 ``described-missing`` (DescribeJobs no longer returned the failed job), ``lineage-untagged`` (50
 user tags: lineage in the ``SPOTKIT_LINEAGE`` environment variable), ``not-resubmittable`` (SubmitJob
-refused the request, or it would break SubmitJob's limits).
+refused the request, or it would break SubmitJob's limits), ``decision-events-published`` /
+``decision-events-failed`` (the decision events PutEvents took / did not take, :mod:`publish`).
 """
 
 from __future__ import annotations
