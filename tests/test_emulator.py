@@ -59,7 +59,8 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def make_stack(aws, network, ce_type="SPOT", max_vcpus=8, retry=None, command=None, allocation="BEST_FIT"):
+def make_stack(aws, network, ce_type="SPOT", max_vcpus=8, retry=None, command=None, allocation="BEST_FIT",
+               image="busybox"):
     """CE + queue + job definition; returns names/ARNs."""
     batch = aws["batch"]
     resources = {"type": ce_type, "minvCpus": 0, "maxvCpus": max_vcpus, "instanceTypes": ["m5.large"],
@@ -74,7 +75,7 @@ def make_stack(aws, network, ce_type="SPOT", max_vcpus=8, retry=None, command=No
     queue = batch.create_job_queue(jobQueueName=_name("q"), state="ENABLED", priority=1,
                                    computeEnvironmentOrder=[{"order": 1,
                                                              "computeEnvironment": ce["computeEnvironmentArn"]}])
-    props = {"image": "busybox", "command": command or ["sh", "-c", "sleep Ref::seconds"],
+    props = {"image": image, "command": command or ["sh", "-c", "sleep Ref::seconds"],
              "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]}
     kwargs = {"retryStrategy": retry} if retry else {}
     jd = aws["batch"].register_job_definition(jobDefinitionName=_name("jd"), type="container",
@@ -150,6 +151,28 @@ def test_job_runs_its_command_through_every_state_and_emits_events(aws, network,
     assert all(e["detail-type"] == "Batch Job State Change" and e["resources"] == [job["jobArn"]] for e in events)
     assert job["container"]["containerInstanceArn"].startswith("arn:aws:ecs:")
     assert job["attempts"][0]["container"]["exitCode"] == 0
+
+
+def test_an_image_that_cannot_be_pulled_fails_to_start(aws, network):
+    """Registry host under .invalid (RFC 6761: never resolves): Batch's "Task failed to start" with the
+    ECS agent's CannotPullContainerError as the container reason; the job never RUNS."""
+    stack = make_stack(aws, network, image="registry.example.invalid/team/app:1", command=["sh", "-c", "exit 0"])
+    url = event_queue(aws, {"source": ["aws.batch"], "detail": {"jobQueue": [stack["queue"]]}})
+    sub = aws["batch"].submit_job(jobName="pull", jobQueue=stack["queue"], jobDefinition=stack["jd"])
+    job, seen = wait_job(aws["batch"], sub["jobId"], lambda j: j["status"] in ("SUCCEEDED", "FAILED"))
+    assert job["status"] == "FAILED" and job["statusReason"] == "Task failed to start"
+    assert "RUNNING" not in seen
+    [attempt] = job["attempts"]
+    assert attempt["container"]["reason"].startswith("CannotPullContainerError: ")
+    assert "registry.example.invalid/team/app:1" in attempt["container"]["reason"]
+    assert "exitCode" not in attempt["container"]
+    events = drain(aws, url, until=lambda ev: any(e["detail"]["status"] == "FAILED" for e in ev))
+    assert "RUNNING" not in [e["detail"]["status"] for e in events]
+    failed = [e for e in events if e["detail"]["status"] == "FAILED"][0]
+    from spotkit.core.classify import failure_class
+    from spotkit.core.job import parse_event
+
+    assert failure_class(parse_event(failed)) == "image_pull"
 
 
 def test_nonzero_exit_fails_with_aws_reason_and_exit_code(aws, network):

@@ -141,8 +141,9 @@ def failure_class(job: JobDetail, patterns: tuple[str, ...] | None = None) -> st
             reasons.append(container_reason)
     if any(is_reclaim_reason(r, patterns) for r in reasons):
         return "reclaim"
-    for reason in reasons:
-        for name, globs in FAILURE_CLASSES:
-            if any(fnmatch.fnmatchcase(reason, g) for g in globs):
-                return name
+    # The most specific class any reason names wins: Batch says "Task failed to start" while the
+    # container reason says why (CannotPullContainerError, nextflow-io/nextflow#5099).
+    for name, globs in FAILURE_CLASSES:
+        if any(fnmatch.fnmatchcase(reason, g) for reason in reasons for g in globs):
+            return name
     return "other"

@@ -26,6 +26,10 @@ What AWS does (AWS Batch User Guide, "Job states" (job_states.html), "Automated 
   stops timed-out jobs through StopTask is assumed, not verified. A lost host kills at once.
 * Events: the detail is :func:`~spotkit.emulator.patches.event_detail` (``tags`` =
   ``{"resourceArn": …}``, like the captured AWS event), not the DescribeJobs JobDetail.
+* An image that cannot be pulled (its registry host is under the reserved ``.invalid`` domain,
+  RFC 6761) fails the attempt without RUNNING: statusReason ``Task failed to start``, the container's
+  ``reason`` ``CannotPullContainerError: ...`` (the shape of nextflow-io/nextflow#5099; the message
+  text after the prefix is assumed, not verified).
 * An array parent is PENDING while its children run; it SUCCEEDS when every child succeeded and
   FAILS (``Array Child Job failed``) once any child failed and the rest are done. A job whose
   dependency failed FAILS with ``Dependent Job failed``.
@@ -56,6 +60,19 @@ EXITED = "Essential container in task exited"
 TIMED_OUT = "Job attempt duration exceeded timeout"
 DEPENDENCY_FAILED = "Dependent Job failed"
 CHILD_FAILED = "Array Child Job failed"
+#: An attempt whose image cannot be pulled: Batch's statusReason, and the container reason (the ECS
+#: agent's CannotPullContainerError; the text after its prefix is assumed, not verified).
+START_FAILED = "Task failed to start"
+PULL_FAILED = ("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref "
+               "{image}: failed to do request: dial tcp: lookup {host}: no such host")
+
+
+def unpullable_host(image: str) -> Optional[str]:
+    """The registry host of ``image`` when it is under the reserved ``.invalid`` top-level domain, which
+    no resolver answers (RFC 6761, section 6.4), so no host -- on AWS or here -- can pull it; else None."""
+    first = (image or "").split("/", 1)[0]
+    host = first.split(":", 1)[0].lower()
+    return host if "/" in (image or "") and (host == "invalid" or host.endswith(".invalid")) else None
 
 
 def _exit_code(code: Optional[int]) -> Optional[int]:
@@ -188,6 +205,16 @@ class JobEngine:
         timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
         deadline = now + float(timeout) * self.time_scale if timeout else None
         proc = log_path = None
+        image = (job.job_definition.container_properties or {}).get("image") or ""
+        bad_host = unpullable_host(image)
+        if bad_host:  # the container never starts: no RUNNING, the attempt fails at once
+            reason = PULL_FAILED.format(image=image, host=bad_host)
+            log.info("job %s: image %s cannot be pulled", job.job_id, image)
+            sk["reason"] = reason
+            job.attempts.append(self._attempt_record(job, START_FAILED))
+            self._release(job, host)
+            self._after_attempt(job, START_FAILED, None, reason)
+            return
         if self.execution == "process":
             command = substitute_parameters(
                 list(job.container_overrides.get("command") or
