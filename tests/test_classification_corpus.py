@@ -162,3 +162,38 @@ def test_cli_prints_decision_and_pattern(monkeypatch):
 
     out = runner.invoke(spotkit_main, ["classify", "--patterns", "not json", "x"])
     assert out.exit_code == 2
+
+
+# ----------------------------------------------------------------------------- failure_class
+#: The reasonClass the decision events carry, for the reasons whose class is not "other".
+_EXPECTED_CLASS_PREFIXES = {
+    "Host EC2 (instance i-0123456789abcdef0) stopped": "host",
+    "Essential container in task exited": "exit_code",
+    "Task failed due to container exit code": "exit_code",
+    "Job attempt duration exceeded timeout": "timeout",
+    "Canceled by JobStateTimeLimit action": "runnable_time_limit",
+    "CannotPullContainerError": "image_pull",
+    "OutOfMemoryError": "out_of_memory",
+    "DockerTimeoutError": "container_start",
+    "ResourceInitializationError": "container_start",
+    "Dependent Job failed": "dependency",
+    "Array Child Job failed": "array_child",
+    "Terminated by user": "user",
+    "Task stopped by user": "user",
+}
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=_id)
+def test_failure_class_of_every_corpus_reason(entry):
+    from spotkit.core.classify import failure_class
+    from spotkit.core.job import JobDetail
+
+    job = JobDetail(_detail(entry))
+    got = failure_class(job)
+    if entry["decision"] == "resubmit":
+        assert got == "reclaim"
+        return
+    assert got != "reclaim"
+    for prefix, expected in _EXPECTED_CLASS_PREFIXES.items():
+        if entry["reason"].startswith(prefix):
+            assert got == expected, entry["reason"]
